@@ -1,0 +1,749 @@
+"""Tables for agents.extract: many phrasings per type, whisper-style transcripts included.
+
+``TODAY`` is Friday 2026-03-06, so "yesterday" is 2026-03-05 and "last Tuesday" 2026-03-03.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from agents.extract import (
+    ExtractResult,
+    extract,
+    is_bare_yes,
+    is_goodbye,
+    is_hold_request,
+    is_non_answer,
+    is_repeat_request,
+    is_skip,
+    mentions_intent,
+    numerize,
+    speak_date,
+    speak_phone,
+    speak_time,
+    speak_value,
+    spell,
+    split_clauses,
+    wants_human,
+    yes_no,
+)
+from agents.spec import FieldSpec
+
+TODAY = date(2026, 3, 6)
+
+POLICY = FieldSpec(type="code", pattern=r"^[A-Z]{2}\d{5}$")
+PHONE = FieldSpec(type="phone")
+LOSS_DATE = FieldSpec(type="date", max="today")
+ANY_DATE = FieldSpec(type="date")
+TIME = FieldSpec(type="time")
+INJURIES = FieldSpec(
+    type="boolean",
+    yes_words=["hurt", "hurts", "injured", "injury", "injuries", "ambulance", "hospital", "sore", "pain"],
+    no_words=["fine", "okay", "ok", "alright", "unhurt", "uninjured"],
+)
+POLICE = FieldSpec(type="boolean", yes_words=["police came", "officer", "report number", "filed a report"])
+PLAIN_BOOL = FieldSpec(type="boolean")
+COUNT = FieldSpec(type="integer", min=0, max=20)
+AMOUNT = FieldSpec(type="number")
+BODY = FieldSpec(
+    type="enum",
+    values=[
+        {"value": "sedan", "synonyms": ["car", "saloon"]},
+        {"value": "suv", "synonyms": ["sport utility", "crossover"]},
+        {"value": "pickup_truck", "synonyms": ["truck", "pickup"]},
+    ],
+)
+EMAIL = FieldSpec(type="email")
+NAME = FieldSpec(type="string")
+TEXT = FieldSpec(type="text")
+GENERIC_CODE = FieldSpec(type="code")
+
+
+def value(field: FieldSpec, text: str, *, strict: bool = False) -> Any:
+    return extract(field, text, today=TODAY, strict=strict).value
+
+
+# --------------------------------------------------------------------------------------------------- code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PA44712",
+        "PA44712.",
+        "P.A. 44712",
+        "P.A. 44712.",
+        "P A 4 4 7 1 2",
+        "P A 4 4 7 1 2.",
+        "P, A, 4, 4, 7, 1, 2.",
+        "Pa 44712",
+        "pa44712",
+        "PA-44712",
+        "P-A-4-4-7-1-2.",
+        "PA 44,712",
+        "PA 447 12",
+        "It's PA44712.",
+        "My policy number is PA44712.",
+        "Sure, it's P A 4 4 7 1 2.",
+        "Um, P A, uh, 44712.",
+        "papa alpha four four seven one two",
+        "Papa Alpha 4 4 7 1 2.",
+        "P as in Peter, A as in apple, 4 4 7 1 2.",
+        "P for Peter, A for apple, 44712",
+        "P A four four seven one two",
+        "P A forty four seven twelve",
+        "P A double four seven one two",
+        "Hi, I need to report an accident. My policy number is PA44712.",
+    ],
+)
+def test_code_phrasings(text: str) -> None:
+    assert value(POLICY, text) == "PA44712"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no, it's P A 4 4 7 1 3", "PA44713"),
+        ("PA44712, sorry, PA44713", "PA44713"),
+        ("XY12345", "XY12345"),
+        ("PA00001", "PA00001"),
+        ("P A zero zero zero zero one", "PA00001"),
+        ("P A oh oh oh oh one", "PA00001"),
+    ],
+)
+def test_code_values(text: str, expected: str) -> None:
+    assert value(POLICY, text) == expected
+
+
+@pytest.mark.parametrize("text", ["PA4471", "P A 4 4 7", "I don't know", "Hello?", "", "PA447123 4"])
+def test_code_rejects(text: str) -> None:
+    r = extract(POLICY, text, today=TODAY)
+    assert r.value is None and r.error
+
+
+def test_code_near_miss_error_reads_back_what_was_heard() -> None:
+    r = extract(POLICY, "PA4471", today=TODAY)
+    assert r.error == "I heard P A 4 4 7 1, but that doesn't look like a complete number."
+
+
+def test_code_strict_needs_one_unambiguous_value() -> None:
+    assert value(POLICY, "Hi, my policy is PA44712 and it happened yesterday", strict=True) == "PA44712"
+    assert value(POLICY, "PA44712 or maybe PA44713", strict=True) is None
+    assert value(GENERIC_CODE, "AB123", strict=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("AB 123 C", "AB123C"), ("it's X 4 5 6", "X456"), ("123", "123")]
+)
+def test_code_without_pattern(text: str, expected: str) -> None:
+    assert value(GENERIC_CODE, text) == expected
+
+
+# -------------------------------------------------------------------------------------------------- phone
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "425-555-0123",
+        "425-555-0123.",
+        "(425) 555-0123",
+        "425 555 0123",
+        "425.555.0123",
+        "4255550123",
+        "+1 425 555 0123",
+        "+14255550123",
+        "1-425-555-0123",
+        "1 425 555 0123",
+        "It's 425-555-0123.",
+        "My number is 425 555 0123.",
+        "four two five five five five zero one two three",
+        "Four, two, five, five, five, five, zero, one, two, three.",
+        "four two five, five five five, oh one two three",
+        "four twenty five, five five five, oh one two three",
+        "4 2 5 5 5 5 0 1 2 3",
+        "four two five double five five zero one two three",
+        "four two five triple five zero one two three",
+        "area code 425, 555-0123",
+        "Sure, you can reach me at 425-555-0123, that's my cell.",
+    ],
+)
+def test_phone_phrasings(text: str) -> None:
+    assert value(PHONE, text) == "+14255550123"
+
+
+def test_phone_international_and_last_number_wins() -> None:
+    assert value(PHONE, "+44 20 7946 0958") == "+442079460958"
+    assert value(PHONE, "425-555-0123, no wait, 206-555-0199") == "+12065550199"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("555-0123", "I only got seven digits. I need the area code too."),
+        ("123-456-7890", "That doesn't sound like a valid US phone number."),
+        ("425 555 01", "I got 8 digits, but a phone number has ten."),
+        ("I don't have one", "Sorry, I didn't catch a phone number."),
+    ],
+)
+def test_phone_errors(text: str, error: str) -> None:
+    r = extract(PHONE, text, today=TODAY)
+    assert r == ExtractResult(None, error)
+
+
+def test_phone_strict() -> None:
+    assert value(PHONE, "I'm Jane and my number is 425 555 0123", strict=True) == "+14255550123"
+    assert value(PHONE, "PA44712", strict=True) is None
+    assert value(PHONE, "425 555 0123 or 206 555 0199", strict=True) is None
+
+
+# --------------------------------------------------------------------------------------------------- date
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yesterday.", "2026-03-05"),
+        ("yesterday afternoon", "2026-03-05"),
+        ("It was yesterday around 3.", "2026-03-05"),
+        ("Last night.", "2026-03-05"),
+        ("Today.", "2026-03-06"),
+        ("This morning.", "2026-03-06"),
+        ("Earlier today.", "2026-03-06"),
+        ("The day before yesterday.", "2026-03-04"),
+        ("Two days ago.", "2026-03-04"),
+        ("2 days ago", "2026-03-04"),
+        ("A couple of days ago.", "2026-03-04"),
+        ("A week ago.", "2026-02-27"),
+        ("Last Tuesday.", "2026-03-03"),
+        ("It happened last Tuesday.", "2026-03-03"),
+        ("On Tuesday.", "2026-03-03"),
+        ("Tuesday, I think.", "2026-03-03"),
+        ("This past Monday.", "2026-03-02"),
+        ("Last Friday.", "2026-02-27"),
+        ("March 5th.", "2026-03-05"),
+        ("March 5", "2026-03-05"),
+        ("March fifth", "2026-03-05"),
+        ("March the 4th.", "2026-03-04"),
+        ("On March 3rd, around 5 pm.", "2026-03-03"),
+        ("The fifth of March.", "2026-03-05"),
+        ("the 5th of March", "2026-03-05"),
+        ("5 March 2026", "2026-03-05"),
+        ("March 5, 2026.", "2026-03-05"),
+        ("March 5th, 2026", "2026-03-05"),
+        ("March fifth twenty twenty six", "2026-03-05"),
+        ("February twenty first", "2026-02-21"),
+        ("3/5/2026", "2026-03-05"),
+        ("3/5/26", "2026-03-05"),
+        ("3/5", "2026-03-05"),
+        ("03/05/2026", "2026-03-05"),
+        ("3-5-2026", "2026-03-05"),
+        ("2026-03-05", "2026-03-05"),
+        ("December 20th", "2025-12-20"),
+        ("On the 2nd.", "2026-03-02"),
+        ("on the twentieth", "2026-02-20"),
+        ("Yesterday, March 5th.", "2026-03-05"),
+    ],
+)
+def test_date_phrasings(text: str, expected: str) -> None:
+    assert value(LOSS_DATE, text) == expected
+
+
+def test_date_without_max_keeps_this_year() -> None:
+    assert value(ANY_DATE, "December 20th") == "2026-12-20"
+    assert value(ANY_DATE, "next Friday") == "2026-03-13"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("Last week.", "Which day last week was it?"),
+        ("Sometime in March.", "What day in March?"),
+        ("February 30th", "That doesn't sound like a real date."),
+        ("March 10th, 2026", "That date is in the future."),
+        ("Next Friday.", "That date is in the future."),
+        ("I'm not sure.", "Sorry, I didn't catch the date."),
+        ("I may have hit a pole.", "Sorry, I didn't catch the date."),
+    ],
+)
+def test_date_errors(text: str, error: str) -> None:
+    assert extract(LOSS_DATE, text, today=TODAY) == ExtractResult(None, error)
+
+
+def test_date_min_bound() -> None:
+    field = FieldSpec(type="date", min="2026-01-01", max="today")
+    assert extract(field, "December 20th", today=TODAY).error == "That date is too far back."
+
+
+def test_date_needs_today() -> None:
+    with pytest.raises(ValueError, match="today"):
+        extract(LOSS_DATE, "yesterday")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'd like to report an accident from yesterday.", "2026-03-05"),
+        ("Someone hit me this morning on the highway.", "2026-03-06"),
+        ("It was on March 3rd.", "2026-03-03"),
+        ("PA44712", None),
+        ("425-555-0123", None),
+        ("On the 5th.", None),
+        ("At Main and 5th.", None),
+        ("Hold on a second.", None),
+        ("Yesterday or maybe the day before yesterday.", None),
+    ],
+)
+def test_date_strict(text: str, expected: str | None) -> None:
+    assert value(LOSS_DATE, text, strict=True) == expected
+
+
+# --------------------------------------------------------------------------------------------------- time
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Around 3 PM.", "15:00"),
+        ("around 3 p.m.", "15:00"),
+        ("3pm", "15:00"),
+        ("At 3:30 p.m.", "15:30"),
+        ("5:45pm", "17:45"),
+        ("15:30", "15:30"),
+        ("It was around 8:15 a.m.", "08:15"),
+        ("About 7 in the morning.", "07:00"),
+        ("7 in the evening", "19:00"),
+        ("10 at night", "22:00"),
+        ("Around eleven last night.", "23:00"),
+        ("Half past two in the afternoon.", "14:30"),
+        ("half past two", "14:30"),
+        ("Quarter past nine in the morning.", "09:15"),
+        ("A quarter to five.", "16:45"),
+        ("Twenty past four.", "16:20"),
+        ("Ten to eight in the morning.", "07:50"),
+        ("Three o'clock.", "15:00"),
+        ("Three thirty.", "15:30"),
+        ("three thirty in the morning", "03:30"),
+        ("3 oh 5", "15:05"),
+        ("Around 3.", "15:00"),
+        ("About nine.", "09:00"),
+        ("Noon.", "12:00"),
+        ("Around noon.", "12:00"),
+        ("Midnight.", "00:00"),
+        ("12 am", "00:00"),
+        ("12:30 pm", "12:30"),
+        ("8", "08:00"),
+    ],
+)
+def test_time_phrasings(text: str, expected: str) -> None:
+    assert value(TIME, text) == expected
+
+
+@pytest.mark.parametrize("text", ["I'm not sure.", "Sometime in the afternoon.", "No idea.", "25:00"])
+def test_time_rejects(text: str) -> None:
+    r = extract(TIME, text, today=TODAY)
+    assert r.value is None and r.error
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It happened yesterday around 5 pm.", "17:00"),
+        ("at 3:30", "15:30"),
+        ("at 8:30", "08:30"),
+        ("Around 3.", None),
+        ("Main and 5th", None),
+        ("PA44712", None),
+        ("425 555 0123", None),
+    ],
+)
+def test_time_strict(text: str, expected: str | None) -> None:
+    assert value(TIME, text, strict=True) == expected
+
+
+# ------------------------------------------------------------------------------------------------ boolean
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes.", True),
+        ("Yeah.", True),
+        ("Yep.", True),
+        ("Yup", True),
+        ("Uh-huh.", True),
+        ("Mm-hmm.", True),
+        ("Yes, my passenger.", True),
+        ("Yes, someone was hurt.", True),
+        ("My neck is a little sore.", True),
+        ("I'm fine but my wife is hurt.", True),
+        ("The other driver went to the hospital.", True),
+        ("They took him away in an ambulance.", True),
+        ("Yes, but not badly.", True),
+        ("I'm not okay.", True),
+        ("There were.", True),
+        ("No.", False),
+        ("Nope.", False),
+        ("Nah.", False),
+        ("No, nobody was hurt.", False),
+        ("Nope, nobody was hurt.", False),
+        ("Nobody was hurt.", False),
+        ("No one was injured, thank God.", False),
+        ("There were no injuries.", False),
+        ("No injuries.", False),
+        ("Yeah, nobody was hurt.", False),
+        ("We're all okay.", False),
+        ("I'm fine.", False),
+        ("Everyone's fine.", False),
+        ("I don't think so.", False),
+        ("Not that I know of.", False),
+        ("We didn't need an ambulance.", False),
+        ("I was rear-ended and nobody was hurt", False),
+        ("No, no.", False),
+        ("No wait, yes, my son was hurt.", True),
+    ],
+)
+def test_injuries_boolean(text: str, expected: bool) -> None:
+    assert value(INJURIES, text) is expected
+
+
+@pytest.mark.parametrize("text", ["I'm not sure.", "Nothing serious.", "Hmm.", "What do you mean?", "Maybe."])
+def test_boolean_unclear(text: str) -> None:
+    r = extract(INJURIES, text, today=TODAY)
+    assert r.value is None and r.error
+
+
+def test_boolean_unsure_message() -> None:
+    assert (
+        extract(INJURIES, "I'm not sure.", today=TODAY).error
+        == "That's okay. Your best guess is fine, yes or no."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes.", True),
+        ("Yes, the officer gave me a report number.", True),
+        ("The police came and took a report.", True),
+        ("No.", False),
+        ("No, we didn't call them.", False),
+        ("No police.", False),
+        ("I called them but they never showed up.", False),
+    ],
+)
+def test_police_boolean(text: str, expected: bool) -> None:
+    assert value(POLICE, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "expected"),
+    [
+        (INJURIES, "I was rear-ended at a light, nobody was hurt.", False),
+        (INJURIES, "Someone backed into me and my neck hurts.", True),
+        (INJURIES, "Yes.", None),
+        (INJURIES, "Okay, it's P.A. 44712.", None),
+        (INJURIES, "That's fine.", None),
+        (POLICE, "Hi, I'd like to report an accident.", None),
+        (POLICE, "The police came and took a report.", True),
+        (PLAIN_BOOL, "Yes.", None),
+    ],
+)
+def test_boolean_strict_only_from_field_words(field: FieldSpec, text: str, expected: bool | None) -> None:
+    assert value(field, text, strict=True) is expected
+
+
+# ----------------------------------------------------------------------------------------------- yes / no
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes.", True),
+        ("Yes", True),
+        ("Yeah, that's right.", True),
+        ("That's right.", True),
+        ("Correct.", True),
+        ("That's correct.", True),
+        ("Yep.", True),
+        ("Sure.", True),
+        ("Uh huh.", True),
+        ("Mm-hmm.", True),
+        ("Exactly.", True),
+        ("You got it.", True),
+        ("No wait, yes.", True),
+        ("No.", False),
+        ("Nope.", False),
+        ("No, that's wrong.", False),
+        ("That's not right.", False),
+        ("Not quite.", False),
+        ("Incorrect.", False),
+        ("Hmm.", None),
+        ("What?", None),
+        ("", None),
+    ],
+)
+def test_yes_no(text: str, expected: bool | None) -> None:
+    assert yes_no(text) is expected
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "expected"),
+    [
+        (COUNT, "Seven.", 7),
+        (COUNT, "7", 7),
+        (COUNT, "Two.", 2),
+        (COUNT, "There were 3 of us.", 3),
+        (COUNT, "Twelve.", 12),
+        (COUNT, "Twenty.", 20),
+        (COUNT, "None.", 0),
+        (COUNT, "No passengers.", 0),
+        (COUNT, "Zero", 0),
+        (COUNT, "A couple.", 2),
+        (COUNT, "I think 2, no, 3.", 3),
+        (AMOUNT, "Twenty one", 21),
+        (AMOUNT, "About 1,200 dollars.", 1200),
+        (AMOUNT, "Two thousand five hundred.", 2500),
+        (AMOUNT, "three hundred and fifty", 350),
+        (AMOUNT, "a hundred", 100),
+        (AMOUNT, "3.5", 3.5),
+        (AMOUNT, "Two and a half", 2.5),
+        (AMOUNT, "A dozen.", 12),
+    ],
+)
+def test_numbers(field: FieldSpec, text: str, expected: float) -> None:
+    assert value(field, text) == expected
+    assert type(value(field, text)) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("Twenty one.", "That should be at most 20."),
+        ("3.5", "I need a whole number."),
+        ("Lots.", "Sorry, I didn't catch a number."),
+    ],
+)
+def test_number_errors(text: str, error: str) -> None:
+    assert extract(COUNT, text, today=TODAY).error == error
+
+
+def test_number_min() -> None:
+    field = FieldSpec(type="integer", min=1)
+    assert extract(field, "zero", today=TODAY).error == "That should be at least 1."
+
+
+def test_numbers_are_never_volunteered() -> None:
+    assert value(COUNT, "three", strict=True) is None
+
+
+# --------------------------------------------------------------------------------------------------- enum
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It's an SUV.", "suv"),
+        ("suv", "suv"),
+        ("A crossover.", "suv"),
+        ("A sport utility vehicle.", "suv"),
+        ("Just a regular car.", "sedan"),
+        ("Sedan.", "sedan"),
+        ("A pickup truck.", "pickup_truck"),
+        ("Pickup truck", "pickup_truck"),
+        ("pickup_truck", "pickup_truck"),
+        ("Not the sedan, the truck.", "pickup_truck"),
+    ],
+)
+def test_enum(text: str, expected: str) -> None:
+    assert value(BODY, text) == expected
+
+
+def test_enum_error_lists_options() -> None:
+    assert extract(BODY, "A motorcycle.", today=TODAY).error == "Please say sedan, suv or pickup truck."
+
+
+def test_enum_strict_needs_one_value() -> None:
+    assert value(BODY, "my truck got hit", strict=True) == "pickup_truck"
+    assert value(BODY, "not the sedan, the truck", strict=True) is None
+
+
+# -------------------------------------------------------------------------------------------------- email
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("john.smith@gmail.com", "john.smith@gmail.com"),
+        ("It's john.smith@gmail.com.", "john.smith@gmail.com"),
+        ("john dot smith at gmail dot com", "john.smith@gmail.com"),
+        ("John Smith at gmail dot com", "smith@gmail.com"),
+        ("j o h n at example dot com", "john@example.com"),
+        ("jane underscore doe at outlook dot com", "jane_doe@outlook.com"),
+        ("mary dash ann at example dot org", "mary-ann@example.org"),
+        ("My email is JSmith42@Contoso.com", "jsmith42@contoso.com"),
+    ],
+)
+def test_email(text: str, expected: str) -> None:
+    assert value(EMAIL, text) == expected
+
+
+def test_email_error() -> None:
+    assert (
+        extract(EMAIL, "I don't have email", today=TODAY).error == "Sorry, I didn't catch the email address."
+    )
+
+
+# ------------------------------------------------------------------------------------------ string / text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Jane Doe.", "Jane Doe"),
+        ("My name is Jane Doe.", "Jane Doe"),
+        ("My name's Jane Doe.", "Jane Doe"),
+        ("This is John Smith.", "John Smith"),
+        ("Um, it's Maria Garcia.", "Maria Garcia"),
+        ("I'm Bob.", "Bob"),
+        ("Yeah, His name is John Smith.", "John Smith"),
+        ("It's a 2019 Honda Civic.", "a 2019 Honda Civic"),
+        ("My car is a blue Toyota Camry", "a blue Toyota Camry"),
+        ("The corner of Main and 5th.", "The corner of Main and 5th"),
+        (
+            "It happened at the corner of Main Street and 5th Avenue.",
+            "at the corner of Main Street and 5th Avenue",
+        ),
+    ],
+)
+def test_string(text: str, expected: str) -> None:
+    assert value(NAME, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["Yes.", "No.", "Okay.", "Um.", "Hello?", "I don't know.", "I'm not sure.", "x"]
+)
+def test_string_rejects_non_answers(text: str) -> None:
+    r = extract(NAME, text, today=TODAY)
+    assert r.value is None and r.error
+
+
+def test_text_keeps_the_account() -> None:
+    text = "Um, so I was stopped at a red light and someone rear-ended me."
+    assert value(TEXT, text) == "I was stopped at a red light and someone rear-ended me."
+    long = "I don't know why, but the other driver ran the red light and hit my passenger side door."
+    assert value(TEXT, long) == long
+
+
+def test_strings_are_never_volunteered() -> None:
+    assert value(NAME, "Jane Doe", strict=True) is None
+    assert value(TEXT, "Someone hit me", strict=True) is None
+
+
+# ------------------------------------------------------------------------------------------------ intents
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I want to talk to a person.", True),
+        ("Agent.", True),
+        ("Representative, please.", True),
+        ("Can I speak to someone?", True),
+        ("Let me talk to an adjuster.", True),
+        ("Operator.", True),
+        ("Get me a real person.", True),
+        ("My insurance agent told me to call.", False),
+        ("A person ran a red light.", False),
+        ("Someone hit me.", False),
+    ],
+)
+def test_wants_human(text: str, expected: bool) -> None:
+    assert wants_human(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("fn", "text", "expected"),
+    [
+        (is_goodbye, "Bye.", True),
+        (is_goodbye, "Okay, goodbye.", True),
+        (is_goodbye, "Never mind, I have to go.", True),
+        (is_goodbye, "Yes.", False),
+        (is_repeat_request, "Sorry?", True),
+        (is_repeat_request, "What?", True),
+        (is_repeat_request, "Sorry, what?", True),
+        (is_repeat_request, "Can you repeat that?", True),
+        (is_repeat_request, "I didn't catch that.", True),
+        (is_repeat_request, "Hmm.", False),
+        (is_hold_request, "Hold on, let me grab my card.", True),
+        (is_hold_request, "One second.", True),
+        (is_hold_request, "Let me check.", True),
+        (is_hold_request, "It's PA44712.", False),
+        (is_non_answer, "I'm not sure.", True),
+        (is_non_answer, "I don't know.", True),
+        (is_non_answer, "No idea.", True),
+        (is_non_answer, "I can't remember.", True),
+        (is_non_answer, "Yesterday.", False),
+        (is_skip, "No.", True),
+        (is_skip, "None.", True),
+        (is_skip, "Skip.", True),
+        (is_skip, "No, it was just me.", True),
+        (is_skip, "There was no other driver.", True),
+        (is_skip, "John Smith.", False),
+        (is_bare_yes, "Yes.", True),
+        (is_bare_yes, "Yeah, there was.", True),
+        (is_bare_yes, "Yes, John Smith.", False),
+        (mentions_intent, "Hi, I'd like to report an accident.", True),
+        (mentions_intent, "I need to file a claim.", True),
+        (mentions_intent, "Hello?", False),
+    ],
+)
+def test_intents(fn: Any, text: str, expected: bool) -> None:
+    assert fn(text) is expected
+
+
+# ----------------------------------------------------------------------------------------- speech helpers
+
+
+def test_numerize() -> None:
+    assert numerize("March fifth at three thirty p.m.") == "march 5th at 3 30 pm"
+    assert numerize("twenty-first of May") == "21st of may"
+    assert numerize("two thousand twenty six") == "2026"
+    assert numerize("four four seven") == "4 4 7"
+
+
+def test_spoken_forms() -> None:
+    assert spell("PA44712") == "P A 4 4 7 1 2"
+    assert spell("CLM-123456") == "C L M 1 2 3 4 5 6"
+    assert speak_phone("+14255550123") == "4 2 5, 5 5 5, 0 1 2 3"
+    assert speak_phone("+442079460958") == "4 4 2 0 7 9 4 6 0 9 5 8"
+    assert speak_date("2026-03-05", TODAY) == "Thursday, March 5th"
+    assert speak_date("2025-12-22", TODAY) == "Monday, December 22nd, 2025"
+    assert speak_time("15:30") == "3:30 PM"
+    assert speak_time("09:00") == "9 AM"
+    assert speak_time("12:00") == "noon"
+    assert speak_value("boolean", False) == "no"
+    assert speak_value("enum", "pickup_truck") == "pickup truck"
+    assert speak_value("code", "PA44712") == "P A 4 4 7 1 2"
+
+
+def test_split_clauses() -> None:
+    text = "Thanks. I found the policy for Dr. Smith. What's your name? I have P A 4 4 7 1 2, is that right?"
+    assert split_clauses(text) == [
+        "Thanks.",
+        "I found the policy for Dr. Smith.",
+        "What's your name?",
+        "I have P A 4 4 7 1 2, is that right?",
+    ]
+    assert split_clauses("Your claim number is C L M 1 2 3 4 5 6. Goodbye.") == [
+        "Your claim number is C L M 1 2 3 4 5 6.",
+        "Goodbye.",
+    ]
+    assert split_clauses("It was P.A. 44712 wasn't it") == ["It was P.A. 44712 wasn't it"]
+    assert split_clauses("") == []
