@@ -1,0 +1,188 @@
+"""Agent stage: asks the dialog engine for a reply and speaks it clause by clause.
+
+Input: ``UserTurn`` (answer it), ``Interrupt`` (cancel the reply in flight), ``EndCall``.
+Output: ``AgentAudio`` chunks, marked at clause ends and at the end of the reply.
+Upstream: ``PlaybackStopped`` (barge-in) cuts the agent's last message to what the caller heard;
+``PlaybackFinished`` of a closing reply ends the call through ``on_outcome``.
+
+Each reply runs in one task: the engine yields clauses, the TTS speaks each as soon as it exists, so the first
+audio leaves before the rest of the reply is known. An ``Interrupt`` cancels that task wherever it is (engine
+or synthesis). The per-turn timings (endpointing, STT, first clause, first audio) are kept in ``turns``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from agents.dialog import DialogEngine, Outcome
+from media_worker.engines.base import TextToSpeech, Voice
+from media_worker.frames import (
+    AgentAudio,
+    EndCall,
+    Frame,
+    Interrupt,
+    PlaybackFinished,
+    PlaybackStarted,
+    PlaybackStopped,
+    UserTurn,
+)
+from media_worker.pipeline.stage import Stage
+
+log = logging.getLogger(__name__)
+
+DTMF_PREFIX = "#dtmf:"
+
+
+@dataclass(slots=True)
+class TurnRecord:
+    """One agent reply on the call timeline, with the hop timings that led to it."""
+
+    turn_id: int
+    caller_text: str
+    agent_text: str = ""
+    start_ms: int | None = None
+    """Call-clock time the first audio of the reply went out."""
+    end_ms: int | None = None
+    interrupted: bool = False
+    hops: dict[str, float] = field(default_factory=dict)
+
+
+class AgentStage(Stage):
+    def __init__(
+        self,
+        engine: DialogEngine,
+        tts: TextToSpeech,
+        sample_rate_hz: int,
+        voice: Voice | None,
+        on_outcome: Callable[[Outcome], None],
+        reply_timeout_s: float = 15.0,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self._tts = tts
+        self._rate = sample_rate_hz
+        self._voice = voice
+        self._on_outcome = on_outcome
+        self._timeout = reply_timeout_s
+        self._task: asyncio.Task[None] | None = None
+        self._turn_id = 0
+        self.turns: list[TurnRecord] = []
+        self._closing_turn: int | None = None
+        self.errors: list[str] = []
+
+    def start(self) -> None:
+        """Say the greeting."""
+        greeting = self.engine.greeting()
+        self._start_reply(TurnRecord(0, ""), _sentences(greeting))
+
+    def process(self, frame: Frame) -> None:
+        match frame:
+            case UserTurn(text=text, end_ms=end, endpoint_ms=at, stt_ms=stt_ms):
+                if self._closing_turn is not None:
+                    return  # the call is closing; nothing more to say
+                self._turn_id += 1
+                record = TurnRecord(self._turn_id, text)
+                if text.startswith(DTMF_PREFIX):
+                    record.caller_text = text
+                    clauses = self.engine.on_dtmf(text[len(DTMF_PREFIX) :])
+                else:
+                    if text:  # an empty turn is a reprompt after silence: no speech, no hop timings
+                        record.hops["endpointing"] = float(at - end)
+                        record.hops["stt"] = stt_ms
+                    clauses = self.engine.reply(text)
+                self._start_reply(record, clauses)
+            case Interrupt():
+                self._cancel()
+                self.push(frame)
+            case EndCall():
+                self._cancel()
+                self.push(frame)
+            case _:
+                self.push(frame)
+
+    def process_upstream(self, frame: Frame) -> None:
+        match frame:
+            case PlaybackStarted(turn_id=tid, t_ms=t):
+                if (rec := self._record(tid)) is not None:
+                    rec.start_ms = t
+            case PlaybackFinished(turn_id=tid, t_ms=t):
+                if (rec := self._record(tid)) is not None:
+                    rec.end_ms = t
+                if tid == self._closing_turn:
+                    self._on_outcome(self.engine.state.outcome)
+            case PlaybackStopped(turn_id=tid, t_ms=t, heard=heard):
+                if (rec := self._record(tid)) is not None:
+                    rec.end_ms = t
+                    rec.interrupted = True
+                    rec.agent_text = heard
+                if tid == self._turn_id:
+                    self.engine.interrupted(heard)
+                if tid == self._closing_turn:
+                    # The caller talked over the closing line: the decision stands, the call still ends.
+                    self._on_outcome(self.engine.state.outcome)
+        self.push_upstream(frame)
+
+    def _record(self, turn_id: int) -> TurnRecord | None:
+        for rec in reversed(self.turns):
+            if rec.turn_id == turn_id:
+                return rec
+        return None
+
+    def _start_reply(self, record: TurnRecord, clauses: AsyncIterator[str]) -> None:
+        self._cancel()
+        self.turns.append(record)
+        self._task = asyncio.get_running_loop().create_task(self._speak(record, clauses))
+
+    def _cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _speak(self, record: TurnRecord, clauses: AsyncIterator[str]) -> None:
+        tid = record.turn_id
+        t0 = time.perf_counter()
+        spoken: list[str] = []
+        try:
+            async with asyncio.timeout(self._timeout):
+                async for clause in clauses:
+                    clause = clause.strip()
+                    if not clause:
+                        continue
+                    if "agent_first_token" not in record.hops:
+                        record.hops["agent_first_token"] = (time.perf_counter() - t0) * 1000
+                    t_tts = time.perf_counter()
+                    async for pcm in self._tts.synthesize(clause, self._rate, self._voice):
+                        if "tts_first_audio" not in record.hops:
+                            record.hops["tts_first_audio"] = (time.perf_counter() - t_tts) * 1000
+                        self.push(AgentAudio(pcm, clause, tid))
+                    self.push(AgentAudio(b"", clause, tid, clause_end=True))
+                    spoken.append(clause)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed turn must not end the call silently
+            log.error("turn %d failed: %s", tid, exc)
+            self.errors.append(f"turn {tid}: {exc}")
+        finally:
+            if not record.interrupted:  # an interrupted reply keeps what the caller heard
+                record.agent_text = " ".join(spoken)
+        self.push(AgentAudio(b"", "", tid, last=True))
+        if self.engine.state.outcome.action != "continue":
+            self._closing_turn = tid
+
+    async def aclose(self) -> None:
+        self._cancel()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+async def _sentences(text: str) -> AsyncIterator[str]:
+    """Speak a fixed text sentence by sentence, so the first sentence starts while the rest is prepared."""
+    for sentence in _SENTENCE_END.split(text):
+        yield sentence
