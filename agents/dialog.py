@@ -75,6 +75,16 @@ class DialogEngine(ABC):
                 msg.interrupted = True
                 return
 
+    def is_complete_answer(self, caller_text: str) -> bool:
+        """Whether ``caller_text`` fully answers what the agent just asked (a yes to a read-back, a whole
+        policy number), so the turn may end after a shorter silence. Default: never sure."""
+        return False
+
+    def stt_retry_hint(self, caller_text: str) -> str | None:
+        """If ``caller_text`` (a plain decode) misses what was asked, a prompt that biases a second decode of
+        the same audio toward the expected form; None to keep the first result."""
+        return None
+
     def fixed_phrases(self) -> list[str]:
         """Phrases this agent says word for word (greeting, questions), for the TTS cache to prepare."""
         return []

@@ -444,6 +444,11 @@ Unit = list[str] | None
 """Alternatives for one spoken unit (e.g. ["O", "0"] for "oh"), or None for a word that breaks a run."""
 
 
+_SHORT_WORDS = frozenset("of is it in on at to an and the my its for was are has had you our his her".split())
+"""Short lower-case words a recognizer writes for real words, never for spelled letters ("P of 5 1 2"
+is a misheard "P A 5 1 2", not the code "OF512")."""
+
+
 def _code_units(text: str, *, loose_letters: bool) -> list[Unit]:
     """Spoken units of a code: letters, digits, digit groups; None where an ordinary word interrupts."""
     t = text.replace("\u2019", "'")
@@ -483,7 +488,9 @@ def _code_units(text: str, *, loose_letters: bool) -> list[Unit]:
             if s.isalnum() and any(c.isdigit() for c in s):
                 unit = [s.upper()]
             elif s.isalpha() and (
-                len(s) == 1 or (loose_letters and len(s) <= 3) or (s.isupper() and len(s) <= 4)
+                len(s) == 1
+                or (loose_letters and len(s) <= 3 and low not in _SHORT_WORDS)
+                or (s.isupper() and len(s) <= 4)
             ):
                 unit = [s.upper()]
             else:

@@ -99,6 +99,16 @@ class _Missing(dict[str, Any]):
         raise KeyError(key)
 
 
+_SELF_DELIMITING_TYPES = frozenset(
+    {"code", "phone", "email", "date", "time", "boolean", "integer", "number", "enum"}
+)
+"""Field types whose complete value tells that the answer is over."""
+SPELLED_CODE_HINT = "The caller spells letters and digits: P A 1 2 3 4 5."
+PHONE_HINT = "The caller gives a phone number digit by digit: 312 555 0147."
+_RETRY_HINTS = {"code": SPELLED_CODE_HINT, "phone": PHONE_HINT}
+"""Second-pass recognizer prompts by field type (whisper merges spelled letters and repeated digits)."""
+
+
 class FormEngine(DialogEngine):
     """One call with the offline form engine (see the module docstring).
 
@@ -145,6 +155,32 @@ class FormEngine(DialogEngine):
     def context(self) -> dict[str, Any]:
         """Results of the tools called so far (e.g. the policy holder), merged into one mapping."""
         return dict(self._context)
+
+    def is_complete_answer(self, caller_text: str) -> bool:
+        """True when the text answers the pending read-back (yes or no) or holds a whole value of a type that
+        cannot run on (a code, a phone number, a date, a yes/no...). Names and free text never are: the
+        caller may still be speaking after a pause."""
+        if self._confirming is not None:
+            return yes_no(caller_text) is not None
+        if self._current is None:
+            return False
+        f = dict(self._fields)[self._current]
+        if f.type not in _SELF_DELIMITING_TYPES:
+            return False
+        return extract(f, caller_text, today=self.today, strict=True).value is not None
+
+    def stt_retry_hint(self, caller_text: str) -> str | None:
+        """While a spelled code or a phone number is asked for and the plain decode holds none, show the
+        recognizer the expected form (whisper merges spelled letters, "P of 4 4 7", and repeated digits,
+        "five five five" → "55"). Only as a second pass: a prompt also makes whisper repeat or drop words of
+        ordinary answers."""
+        if self._confirming is not None or self._current is None:
+            return None
+        f = dict(self._fields)[self._current]
+        hint = _RETRY_HINTS.get(f.type)
+        if hint is None or extract(f, caller_text, today=self.today, strict=True).value is not None:
+            return None
+        return hint
 
     def greeting(self) -> str:
         """The YAML greeting, followed by the first question unless the greeting already asks one."""

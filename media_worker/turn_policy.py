@@ -10,8 +10,9 @@ Modes:
 - ``thinking``: the turn is over; the agent is preparing its reply.
 - ``agent_speaking``: the reply is playing.
 
-The endpoint rule: a turn ends once the caller has been silent for ``endpoint_ms`` *and* the transcript of the
-speech that ended is in (decoding starts as soon as the silence begins, so the two overlap). If the caller
+The endpoint rule: a turn ends once the caller has been silent for ``endpoint_ms`` (``complete_endpoint_ms``
+when the dialog says the transcript already answers its question) *and* the transcript of the speech that
+ended is in (decoding starts as soon as the silence begins, so the two overlap). If the caller
 resumes inside the window (a confirmed onset) the pending transcript is dropped; the next speech end brings a
 new one covering the whole utterance, since the listener keeps the audio from the turn's first onset.
 
@@ -31,6 +32,8 @@ Mode = Literal["listening", "caller_speaking", "caller_paused", "thinking", "age
 class TurnConfig:
     endpoint_ms: int = 400
     """Silence after speech that ends the caller's turn."""
+    complete_endpoint_ms: int = 160
+    """Shorter window when the transcript is already a complete answer to what the agent asked."""
     reprompt_ms: int = 8000
     """Silence after the agent finished before the agent prompts again (an empty caller turn)."""
 
@@ -68,6 +71,8 @@ class TranscriptIn:
     text: str
     end_ms: int
     """The speech end this transcript covers (``SpeechEnd.t_ms``)."""
+    complete: bool = False
+    """The dialog says the text fully answers its question: the shorter window applies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,8 @@ class TurnState:
     """When the caller's last speech ended (while ``caller_paused``)."""
     transcript: str | None = None
     """Transcript of the utterance that ended at ``speech_end_ms``, once STT delivered it."""
+    complete: bool = False
+    """That transcript is a complete answer."""
     idle_since_ms: int = 0
     """When the floor became free (agent done); for reprompts."""
 
@@ -193,9 +200,10 @@ def step(state: TurnState, event: Event, config: TurnConfig) -> list[Command]:
                 state.speech_end_ms = t
                 state.transcript = None
             return []
-        case TranscriptIn(text=text, end_ms=end):
+        case TranscriptIn(text=text, end_ms=end, complete=complete):
             if state.mode in ("caller_paused", "caller_speaking") and state.speech_end_ms == end:
                 state.transcript = text.strip()
+                state.complete = complete
             return []
         case DtmfIn(digit=d, t_ms=t):
             if state.mode in ("agent_speaking", "thinking"):
@@ -221,7 +229,8 @@ def step(state: TurnState, event: Event, config: TurnConfig) -> list[Command]:
 
 def _tick(state: TurnState, t: int, config: TurnConfig) -> list[Command]:
     if state.mode == "caller_paused" and state.speech_end_ms is not None:
-        if state.transcript is not None and t - state.speech_end_ms >= config.endpoint_ms:
+        window = config.complete_endpoint_ms if state.complete else config.endpoint_ms
+        if state.transcript is not None and t - state.speech_end_ms >= window:
             text = state.transcript
             end = state.speech_end_ms
             _reset_turn(state)
@@ -242,3 +251,4 @@ def _tick(state: TurnState, t: int, config: TurnConfig) -> list[Command]:
 def _reset_turn(state: TurnState) -> None:
     state.speech_end_ms = None
     state.transcript = None
+    state.complete = False

@@ -713,3 +713,20 @@ def test_default_registry_has_the_fnol_tools_and_is_fresh() -> None:
     assert a.names() == ["lookup_policy", "file_claim"]
     a.add("extra", lambda: {})
     assert "extra" not in b
+
+
+def test_a_whole_code_or_a_yes_to_a_read_back_is_a_complete_answer() -> None:
+    engine = fnol()
+    assert engine.is_complete_answer("It's P A 4 4 7 1 2.")
+    assert not engine.is_complete_answer("It's P A 4 4")
+    assert not engine.is_complete_answer("Let me see")
+    say(engine, "PA44712")
+    assert engine.is_complete_answer("Yes, that's right.")
+    assert not engine.is_complete_answer("Hmm, wait")
+
+
+def test_names_and_free_text_are_never_complete_answers() -> None:
+    engine = fnol()
+    through_policy(engine)
+    assert engine.current_field == "caller_name"
+    assert not engine.is_complete_answer("This is Maria Lopez.")

@@ -155,3 +155,20 @@ def test_every_state_and_event_pair_keeps_the_state_consistent(mode, paused, eve
             assert state.mode == "thinking"
     if isinstance(event, tp.Onset) and mode == "agent_speaking" and not paused:
         assert out == [tp.Pause(10_000)]
+
+
+def test_a_complete_answer_ends_the_turn_after_the_shorter_window():
+    state, _ = run(
+        [tp.Onset(0), tp.Confirmed(60), tp.SpeechEnd(1000), tp.TranscriptIn("yes", 1000, complete=True)]
+    )
+    assert tp.step(state, tp.Tick(1140), CFG) == []
+    assert tp.step(state, tp.Tick(1160), CFG) == [tp.EndTurn("yes", 1000, 1160)]
+
+
+def test_completeness_is_forgotten_when_the_caller_resumes():
+    state, _ = run(
+        [tp.Onset(0), tp.Confirmed(60), tp.SpeechEnd(1000), tp.TranscriptIn("yes", 1000, complete=True)]
+    )
+    run([tp.Onset(1100), tp.Confirmed(1160), tp.SpeechEnd(2000), tp.TranscriptIn("yes but", 2000)], state)
+    assert tp.step(state, tp.Tick(2200), CFG) == []
+    assert tp.step(state, tp.Tick(2400), CFG) == [tp.EndTurn("yes but", 2000, 2400)]

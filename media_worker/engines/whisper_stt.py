@@ -20,6 +20,7 @@ window turns silence into "."). Utterances longer than 30 s go through faster-wh
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -241,7 +242,7 @@ class WhisperStt(SpeechToText):
         if result.no_speech_prob > 0.6 and avg_logprob < -1.0:
             return ""
         # on silence or noise the short window tends to emit bare punctuation (".", ". . .")
-        return text if any(ch.isalnum() for ch in text) else ""
+        return collapse_repeated_sentences(text) if any(ch.isalnum() for ch in text) else ""
 
     def _generate(self, encoded: Any, prompt_tokens: list[int], max_new: int, **kwargs: Any) -> Any:
         return self._model.model.generate(
@@ -267,3 +268,20 @@ class WhisperStt(SpeechToText):
             initial_prompt=prompt or None,
         )
         return " ".join(s.text.strip() for s in segments).strip()
+
+
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+
+
+def collapse_repeated_sentences(text: str) -> str:
+    """Drop a sentence that repeats the one before it word for word ("I need help. I need help."): whisper's
+    loop on short windows, which the token-level guard does not catch when the loop is a whole sentence."""
+    out: list[str] = []
+    last = None
+    for sentence in _SENTENCE.findall(text):
+        key = re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
+        if key and key == last:
+            continue
+        out.append(sentence.strip())
+        last = key
+    return " ".join(out)

@@ -44,6 +44,8 @@ class TurnRecord:
 
     turn_id: int
     caller_text: str
+    caller_end_ms: int | None = None
+    """Call-clock end of the caller speech this reply answers."""
     agent_text: str = ""
     start_ms: int | None = None
     """Call-clock time the first audio of the reply went out."""
@@ -86,7 +88,7 @@ class AgentStage(Stage):
                 if self._closing_turn is not None:
                     return  # the call is closing; nothing more to say
                 self._turn_id += 1
-                record = TurnRecord(self._turn_id, text)
+                record = TurnRecord(self._turn_id, text, end)
                 if text.startswith(DTMF_PREFIX):
                     record.caller_text = text
                     clauses = self.engine.on_dtmf(text[len(DTMF_PREFIX) :])
@@ -182,7 +184,11 @@ class AgentStage(Stage):
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def split_sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
 async def _sentences(text: str) -> AsyncIterator[str]:
     """Speak a fixed text sentence by sentence, so the first sentence starts while the rest is prepared."""
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in split_sentences(text):
         yield sentence

@@ -6,7 +6,9 @@ end it covers, so the turn manager can tell a fresh result from a stale one. Eve
 Decoding starts at the beginning of the silence, not at the end of the endpoint window, so recognition and
 endpointing overlap. If the caller resumes, a later ``SpeechEnded`` brings the longer utterance and the older
 decode is abandoned. The decode runs in the engine's thread; this stage only awaits it in one task at a time.
-A failing engine produces an empty transcript and a logged error: the call goes on (the agent asks again).
+When the dialog says the plain decode misses what it asked for (``retry_hint``), the same audio is decoded
+once more with the dialog's prompt, and the second text is kept only if it answers. A failing engine
+produces an empty transcript and a logged error: the call goes on (the agent asks again).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ log = logging.getLogger(__name__)
 
 
 class SttStage(Stage):
-    def __init__(self, engine: SpeechToText, prompt: Callable[[], str | None] | None = None) -> None:
+    def __init__(self, engine: SpeechToText, retry_hint: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
         self._engine = engine
-        self._prompt = prompt or (lambda: None)
+        self._retry_hint = retry_hint or (lambda text: None)
         self._task: asyncio.Task[None] | None = None
         self.errors: list[str] = []
 
@@ -43,8 +45,15 @@ class SttStage(Stage):
 
     async def _decode(self, ended: SpeechEnded) -> None:
         try:
-            result = await self._engine.transcribe(ended.utterance, self._prompt())
+            result = await self._engine.transcribe(ended.utterance)
             text, decode_ms = result.text, result.decode_ms
+            hint = self._retry_hint(text)
+            if hint is not None:
+                # The dialog expected something the plain decode missed: one more pass, biased toward it.
+                second = await self._engine.transcribe(ended.utterance, hint)
+                decode_ms += second.decode_ms
+                if second.text and self._retry_hint(second.text) is None:
+                    text = second.text
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the call must survive an engine failure

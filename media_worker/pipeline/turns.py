@@ -1,12 +1,15 @@
 """Turn stage: runs the pure turn policy (``media_worker.turn_policy``) on the pipeline's frames.
 
 Input: VAD events, transcripts, DTMF, and every ``AudioIn`` as the clock tick; upstream playback reports.
+``is_complete`` asks the dialog whether a transcript already answers its question (shorter endpoint).
 Output: ``UserTurn`` (the caller's turn is over), ``PausePlayback``/``ResumePlayback`` (possible barge-in),
 ``Interrupt`` (confirmed barge-in); upstream ``UtteranceDone`` when a turn took the caller's audio.
 It owns no task and does no I/O: it only translates frames to policy events and commands back to frames.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from media_worker import turn_policy as tp
 from media_worker.frames import (
@@ -30,9 +33,12 @@ from media_worker.pipeline.stage import Stage
 
 
 class TurnStage(Stage):
-    def __init__(self, config: tp.TurnConfig | None = None) -> None:
+    def __init__(
+        self, config: tp.TurnConfig | None = None, is_complete: Callable[[str], bool] | None = None
+    ) -> None:
         super().__init__()
         self.config = config or tp.TurnConfig()
+        self._is_complete = is_complete or (lambda text: False)
         # The call opens with the agent's greeting being prepared.
         self.state = tp.TurnState(mode="thinking")
         self._stt_ms: dict[int, float] = {}
@@ -52,7 +58,7 @@ class TurnStage(Stage):
                 self._apply(tp.SpeechEnd(t))
             case Transcript(text=text, end_ms=end, decode_ms=ms):
                 self._stt_ms = {end: ms}
-                self._apply(tp.TranscriptIn(text, end))
+                self._apply(tp.TranscriptIn(text, end, bool(text) and self._is_complete(text)))
             case Dtmf(digit=d, t_ms=t):
                 self._apply(tp.DtmfIn(d, t))
             case _:

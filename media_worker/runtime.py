@@ -1,0 +1,179 @@
+"""What one media-worker process shares between its calls: engines, the pacing clock, agent loading.
+
+Engines are loaded once per process (models, child processes) and used by every call; what belongs to a call
+(VAD state, the dialog) is created per call. Agent YAML is read again for every new call, so an edited agent
+takes effect on the next call without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from agents.dialog import DialogEngine
+from media_worker.engines.base import (
+    ENGINE_RATE_HZ,
+    SpeechToText,
+    TextToSpeech,
+    VadStream,
+    Voice,
+    VoiceActivityDetector,
+)
+from media_worker.engines.tts_cache import CachedTts
+from media_worker.pipeline.agent import split_sentences
+from media_worker.pipeline.pacer import Ticker
+from media_worker.pipeline.vad import VadConfig
+from media_worker.turn_policy import TurnConfig
+
+log = logging.getLogger(__name__)
+
+EngineKind = Literal["local", "simulated"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    engines: EngineKind = "local"
+    """``local``: the embedded offline engines. ``simulated``: remote-style stubs (load tests only)."""
+    agents_dir: Path | None = None
+    tts_processes: int = 2
+    lead_ms: int = 100
+    vad: VadConfig = field(default_factory=VadConfig)
+    endpoint_ms: int | None = None
+    """Overrides every agent's endpoint window when set."""
+
+
+class WorkerRuntime:
+    def __init__(self, config: WorkerConfig | None = None) -> None:
+        self.config = config or WorkerConfig()
+        self.ticker = Ticker()
+        self.ready = False
+        self._onset_vad: VoiceActivityDetector | None = None
+        self._speech_vad: VoiceActivityDetector | None = None
+        self._stt: SpeechToText | None = None
+        self._tts: CachedTts | None = None
+        self._prepared: set[tuple[str, int]] = set()
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load models and start engine processes; the worker is ready when this returns."""
+        from media_worker.engines.silero_vad import SileroVad
+        from media_worker.engines.webrtc_vad import WebRtcVad
+
+        self._onset_vad = WebRtcVad()
+        self._speech_vad = SileroVad()
+        inner: TextToSpeech
+        if self.config.engines == "simulated":
+            from media_worker.engines.simulated import SimulatedStt, SimulatedTts
+
+            self._stt, inner = SimulatedStt(), SimulatedTts()
+        else:
+            from media_worker.engines.piper_tts import PiperTts
+            from media_worker.engines.whisper_stt import WhisperStt
+
+            self._stt, inner = WhisperStt(), PiperTts(pool_size=self.config.tts_processes)
+        self._tts = CachedTts(inner)
+        log.info("loading engines: %s, %s", self._stt.name, inner.name)
+        await asyncio.gather(self._stt.start(), self._tts.start())
+        await self._warm_agents()
+        self.ready = True
+
+    async def _warm_agents(self) -> None:
+        """Synthesize every agent's greeting before taking calls, and its other fixed phrases right after."""
+        from agents.form import FormEngine
+        from agents.spec import AgentSpecError, list_agents, load_agent
+
+        for name in list_agents(self.config.agents_dir):
+            try:
+                dialog = FormEngine(load_agent(name, self.config.agents_dir))
+            except AgentSpecError as exc:
+                log.error("agent %s does not load and will refuse calls: %s", name, exc)
+                continue
+            greeting = split_sentences(dialog.greeting())
+            await self.tts.prepare(greeting, ENGINE_RATE_HZ, _voice_for(dialog.spec))
+            self._prepare_phrases(name, dialog, ENGINE_RATE_HZ, _voice_for(dialog.spec))
+
+    async def close(self) -> None:
+        self.ready = False
+        await self.ticker.close()
+        for engine in (self._stt, self._tts):
+            if engine is not None:
+                await engine.close()
+
+    # --- what sessions ask for ---------------------------------------------------------------------------
+
+    @property
+    def stt(self) -> SpeechToText:
+        assert self._stt is not None, "WorkerRuntime.start() was not awaited"
+        return self._stt
+
+    @property
+    def tts(self) -> CachedTts:
+        assert self._tts is not None, "WorkerRuntime.start() was not awaited"
+        return self._tts
+
+    def new_vad_streams(self) -> tuple[VadStream, VadStream]:
+        assert self._onset_vad is not None and self._speech_vad is not None
+        return self._onset_vad.stream(), self._speech_vad.stream()
+
+    def session_options(self) -> dict[str, Any]:
+        return {"vad_config": self.config.vad, "lead_ms": self.config.lead_ms}
+
+    def check_agent(self, name: str) -> str | None:
+        """None if the agent loads, else a readable reason (unknown agent, invalid YAML)."""
+        from agents.form import FormEngine
+        from agents.spec import AgentSpecError, load_agent
+
+        try:
+            FormEngine(load_agent(name, self.config.agents_dir))
+        except AgentSpecError as exc:
+            return str(exc)
+        return None
+
+    def new_dialog(
+        self, agent: str, sample_rate_hz: int = 16000
+    ) -> tuple[DialogEngine, Voice | None, TurnConfig]:
+        """A fresh dialog for one call, from the agent's YAML as it is now on disk."""
+        from agents.form import FormEngine
+        from agents.spec import load_agent
+
+        spec = load_agent(agent, self.config.agents_dir)
+        dialog = FormEngine(spec)
+        voice = _voice_for(spec)
+        endpoint_ms = self.config.endpoint_ms or spec.turn.endpoint_ms
+        self._prepare_phrases(agent, dialog, sample_rate_hz, voice)
+        return dialog, voice, TurnConfig(endpoint_ms=endpoint_ms)
+
+    def _prepare_phrases(self, agent: str, dialog: DialogEngine, rate: int, voice: Voice | None) -> None:
+        """Synthesize the agent's fixed phrases once per process and rate, in the background."""
+        key = (agent, rate)
+        if key in self._prepared:
+            return
+        self._prepared.add(key)
+        self.tts.prepare(dialog.fixed_phrases(), rate, voice)
+
+    def stats(self, reset: bool = False) -> dict[str, Any]:
+        """Pacing-clock lateness since the last reset (the benchmark's measure of falling behind)."""
+        late = sorted(self.ticker.lateness_ms)
+        if reset:
+            self.ticker.lateness_ms.clear()
+        if not late:
+            return {"tick_lateness_ms": None}
+
+        def pct(p: float) -> float:
+            return round(late[min(len(late) - 1, int(p / 100 * len(late)))], 2)
+
+        return {
+            "tick_lateness_ms": {"p50": pct(50), "p99": pct(99), "max": round(late[-1], 2), "n": len(late)}
+        }
+
+
+def _voice_for(spec: Any) -> Voice | None:
+    voices = getattr(spec, "voice", None) or {}
+    piper = voices.get("piper") if isinstance(voices, dict) else None
+    if piper is None:
+        return None
+    return Voice(name=getattr(piper, "name", "default"), rate=getattr(piper, "rate", 1.0))
