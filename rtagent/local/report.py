@@ -29,8 +29,9 @@ EndedBy = Literal["caller_hangup", "agent_hangup", "transfer", "time_limit", "er
 class TranscriptEntry(BaseModel):
     """One turn of the conversation, timed in ms from when the call was answered.
 
-    For the agent, ``text`` is what the simulator's STT heard; ``interrupted`` means the caller barged in
-    over it (or, for the caller, that the agent cut in).
+    For the caller, ``text`` is the script's line and ``heard`` what the agent's recognizer made of it. For
+    the agent, ``text`` is what it said (cut to what the caller heard when ``interrupted``: the caller
+    barged in over it) and ``heard`` what the caller's own recognizer made of it.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -40,6 +41,7 @@ class TranscriptEntry(BaseModel):
     start_ms: float = Field(ge=0)
     end_ms: float = Field(ge=0)
     interrupted: bool = False
+    heard: str | None = None
 
     @model_validator(mode="after")
     def _end_after_start(self) -> TranscriptEntry:

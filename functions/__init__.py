@@ -1,0 +1,1 @@
+"""Control plane (Azure Functions): Event Grid IncomingCall, Call Automation callbacks, call orchestration."""

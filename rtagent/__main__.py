@@ -1,0 +1,5 @@
+import sys
+
+from rtagent.cli import main
+
+sys.exit(main())

@@ -1,0 +1,155 @@
+"""``rtagent``: run the media worker, place a simulated call, or benchmark the pipeline.
+
+rtagent serve [--port P]                       the media worker, locally
+rtagent call --agent NAME [--script FILE]      a whole call against a worker, printed as it happens
+rtagent bench                                  latency, barge-in and concurrency figures as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+SCRIPTS_DIR = Path(__file__).parent / "local" / "scripts"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rtagent", description="Real-time voice agents for phone lines.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the media worker (ACS media WebSocket)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve.add_argument("--engines", choices=["local", "simulated"], default="local")
+    serve.add_argument("--agents-dir", type=Path, default=None)
+    serve.add_argument("--endpoint-ms", type=int, default=None, help="override every agent's endpoint window")
+    serve.add_argument("--log-level", default="info")
+
+    call = sub.add_parser("call", help="place a simulated phone call against a media worker")
+    call.add_argument("--agent", help="agent name (overrides the script's)")
+    call.add_argument("--script", type=Path, help="caller script (YAML); default: the agent's sample script")
+    call.add_argument("--report", type=Path, help="write the JSON report here")
+    call.add_argument("--wav", type=Path, help="write the call's audio here (caller left, agent right)")
+    call.add_argument("--check", action="store_true", help="exit 1 unless the script's expectations hold")
+    call.add_argument("--url", help="media WebSocket of a running worker (default: start one)")
+    call.add_argument("--rate", type=int, choices=[16000, 24000], default=16000, help="media sample rate")
+    call.add_argument("--endpoint-ms", type=int, default=None)
+    call.add_argument("--log-level", default="warning", help="worker and simulator log level")
+
+    bench = sub.add_parser("bench", help="run the benchmark and print one JSON object")
+    bench.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
+    bench.add_argument("--skip-concurrency", action="store_true")
+    bench.add_argument("--max-calls", type=int, default=160, help="upper bound of the concurrency ramp")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "call":
+        return _call(args)
+    return _bench(args)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from media_worker.runtime import WorkerConfig, WorkerRuntime
+    from media_worker.server import serve_forever
+
+    _setup_logging(args.log_level)
+    runtime = WorkerRuntime(
+        WorkerConfig(engines=args.engines, agents_dir=args.agents_dir, endpoint_ms=args.endpoint_ms)
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(runtime, args.host, args.port))
+    return 0
+
+
+def _call(args: argparse.Namespace) -> int:
+    from rtagent.local.report import check_expect
+    from rtagent.local.run import run_call
+    from rtagent.local.script import ScriptError, load_script
+
+    _setup_logging(args.log_level)
+    script_path = args.script
+    if script_path is None:
+        if not args.agent:
+            print("rtagent call: give --agent NAME or --script FILE", file=sys.stderr)
+            return 2
+        script_path = SCRIPTS_DIR / f"{args.agent}.yaml"
+        if not script_path.exists():
+            print(
+                f"rtagent call: no sample script for agent {args.agent!r}; give --script FILE",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        script = load_script(script_path)
+        agent = script.resolved_agent(args.agent)
+    except (ScriptError, ValueError) as exc:
+        print(f"rtagent call: {exc}", file=sys.stderr)
+        return 2
+
+    report = asyncio.run(
+        run_call(
+            script,
+            agent,
+            url=args.url,
+            rate=args.rate,
+            wav=args.wav,
+            endpoint_ms=args.endpoint_ms,
+            log_level=args.log_level,
+        )
+    )
+    text = report.model_dump_json(indent=2)
+    if args.report:
+        args.report.write_text(text + "\n")
+    print(_summary_line(report), flush=True)
+    if args.check:
+        failures = check_expect(report, script.expect) if script.expect else []
+        failures += [f"the agent missed {report.missed_turns} caller turn(s)"] if report.missed_turns else []
+        for failure in failures:
+            print(f"check failed: {failure}", file=sys.stderr)
+        return 1 if failures else 0
+    return 0
+
+
+def _summary_line(report: object) -> str:
+    from rtagent.local.report import CallReport, summarize
+
+    assert isinstance(report, CallReport)
+    resp = summarize(report.latency.response_ms)
+    barge = summarize(report.latency.barge_in_ms)
+    lines = [
+        f"\ncall {report.call_id}: ended by {report.ended_by} after {report.duration_ms / 1000:.1f}s,"
+        f" agent {report.agent} → {report.agent_final}, escalated={str(report.escalated).lower()}",
+        f"record: {json.dumps(report.record)}",
+        f"response ms p50={resp['p50']} p95={resp['p95']} n={resp['n']}; barge-in ms p50={barge['p50']}"
+        f" n={barge['n']}; greeting ms={report.latency.greeting_ms}; missed turns={report.missed_turns}",
+    ]
+    if report.errors:
+        lines.append("errors: " + "; ".join(report.errors))
+    return "\n".join(lines)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from bench.run import run_bench
+
+    _setup_logging("warning")
+    result = asyncio.run(
+        run_bench(quick=args.quick, concurrency=not args.skip_concurrency, max_calls=args.max_calls)
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
