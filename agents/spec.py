@@ -61,6 +61,8 @@ from pydantic import (
     model_validator,
 )
 
+from agents.strict_yaml import StrictLoader
+
 AGENTS_DIR = Path(__file__).resolve().parent
 """The folder holding the built-in agent files."""
 
@@ -621,33 +623,6 @@ class AgentSpec(_Model):
 # --------------------------------------------------------------------------------------------------- loader
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:
-            break
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _read_yaml(path: Path, source: str) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; ``AgentSpecError`` (naming ``source``) on any problem."""
     try:
@@ -663,7 +638,7 @@ def _read_yaml(path: Path, source: str) -> dict[str, Any]:
             source, [Problem("file", f"not UTF-8 text ({e.reason} at byte {e.start})")]
         ) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = yaml.load(text, Loader=StrictLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"

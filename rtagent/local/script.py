@@ -81,6 +81,8 @@ from pydantic import (
     model_validator,
 )
 
+from agents.strict_yaml import StrictLoader
+
 GOODBYE = "Thanks, goodbye."
 """What the caller says before hanging up when no line is left."""
 
@@ -343,33 +345,6 @@ class CallerScript(BaseModel):
 # --------------------------------------------------------------------------------------------------- loader
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:  # unhashable key: let the normal constructor report it
-            break
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r} (give each turn its own `- ` item)",
-                key_node.start_mark,
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     """``("turns", 3, "when")`` → ``turns[3].when``."""
     out = ""
@@ -436,7 +411,7 @@ def parse_script(text: str, base_dir: Path | str, *, source: str = "<script>") -
     ``source`` names the script in error messages. Raises ``ScriptError`` listing every problem found.
     """
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        data = yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
