@@ -138,6 +138,8 @@ class FormEngine(DialogEngine):
         self._optional_retried: set[str] = set()
         self._current: str | None = None
         self._confirming: str | None = None
+        self._rejected: set[tuple[str, Any]] = set()
+        """Values a validation tool turned down: heard again, they were probably misheard again."""
         self._last_question: str | None = None
         self._context: dict[str, Any] = {}
         self._ack_index = 0
@@ -170,15 +172,18 @@ class FormEngine(DialogEngine):
         return extract(f, caller_text, today=self.today, strict=True).value is not None
 
     def stt_retry_hint(self, caller_text: str) -> str | None:
-        """While a spelled code or a phone number is asked for and the plain decode holds none, show the
-        recognizer the expected form (whisper merges spelled letters, "P of 4 4 7", and repeated digits,
-        "five five five" → "55"). Only as a second pass: a prompt also makes whisper repeat or drop words of
-        ordinary answers."""
+        """A prompt for a second decode of the same audio, while a spelled code or a phone number is asked
+        for and the plain decode holds none (or only a value the validation tool already turned down).
+        Whisper merges spelled letters ("P of 4 4 7") and repeated digits ("five five five" → "55"). Only
+        a second pass: a prompt also makes whisper repeat or drop words of ordinary answers."""
         if self._confirming is not None or self._current is None:
             return None
         f = dict(self._fields)[self._current]
         hint = _RETRY_HINTS.get(f.type)
-        if hint is None or extract(f, caller_text, today=self.today, strict=True).value is not None:
+        if hint is None:
+            return None
+        value = extract(f, caller_text, today=self.today, strict=True).value
+        if value is not None and (self._current, value) not in self._rejected:
             return None
         return hint
 
@@ -369,6 +374,7 @@ class FormEngine(DialogEngine):
             try:
                 result = await self.tools.call(f.validate_with, **{name: value})
             except ToolError as e:
+                self._rejected.add((name, value))
                 return False, [e.message]
             except Exception as e:
                 if quiet:

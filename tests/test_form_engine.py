@@ -730,3 +730,12 @@ def test_names_and_free_text_are_never_complete_answers() -> None:
     through_policy(engine)
     assert engine.current_field == "caller_name"
     assert not engine.is_complete_answer("This is Maria Lopez.")
+
+
+def test_a_value_the_tool_turned_down_asks_the_recognizer_for_a_second_pass() -> None:
+    engine = fnol()
+    assert engine.stt_retry_hint("It's P of 4 4 7 1 2.") is not None  # no code in it at all
+    assert engine.stt_retry_hint("It's PA44712.") is None
+    say(engine, "XY12345")  # not a known policy: turned down by lookup_policy
+    assert engine.stt_retry_hint("It's XY12345.") is not None
+    assert engine.stt_retry_hint("It's PA44712.") is None
