@@ -194,3 +194,35 @@ async def test_malformed_messages_are_skipped_and_the_call_goes_on():
     assert summary.protocol_errors == 6
     assert any("not JSON" in e or "JSON" in e for e in summary.errors)
     assert "AudioData" in kinds(ws.sent), "the greeting still plays"
+
+
+def test_speech_detector_rests_in_long_silence_and_wakes_for_speech():
+    from media_worker.pipeline.vad import VadConfig, VadStage
+    from tests.fakes import LevelVadStream
+
+    class CountingStream(LevelVadStream):
+        calls = 0
+        resets = 0
+
+        def speech_probability(self, frame: bytes) -> float:
+            CountingStream.calls += 1
+            return super().speech_probability(frame)
+
+        def reset(self) -> None:
+            CountingStream.resets += 1
+
+    from media_worker.frames import AudioIn, SpeechConfirmed
+
+    out = []
+    vad = VadStage(LevelVadStream(), CountingStream(), VadConfig(idle_after_ms=200))
+    vad.push = out.append  # type: ignore[method-assign]
+    t = 0
+    for _ in range(100):  # 2 s of silence: the speech detector runs only for the first 200 ms
+        vad.process(AudioIn(bytes(640), t))
+        t += 20
+    assert CountingStream.calls == 10
+    for _ in range(5):
+        vad.process(AudioIn(speech_frame(2000), t))
+        t += 20
+    assert CountingStream.resets == 1
+    assert any(isinstance(f, SpeechConfirmed) for f in out), "speech after a rest is still confirmed"

@@ -7,7 +7,9 @@ Two detectors, each used for what it is good at:
   decides when speech ends (``SpeechEnded`` once its probability has stayed low for ``hangover_ms``).
 
 Either detector may declare the onset: the union misses fewer soft phone-band starts, and the confirmation
-step removes the noise that webrtcvad lets through.
+step removes the noise that webrtcvad lets through. After half a second in which webrtcvad hears nothing, the
+speech detector rests (it costs fifty times more per frame) and restarts fresh on webrtcvad's next speech
+frame.
 
 The stage also keeps the caller's audio from the first onset of a turn (with pre-roll), hands it to STT with
 each ``SpeechEnded``, and forgets it when the turn manager says the turn took it (``UtteranceDone``).
@@ -53,6 +55,9 @@ class VadConfig:
     """Audio kept before the onset, so the recognizer hears the first syllable whole."""
     max_utterance_ms: int = 28_000
     """Whisper decodes at most 30 s; a longer monologue is cut into utterances of this length."""
+    idle_after_ms: int = 500
+    """After this long with no onset-detector speech, the speech detector rests until the next onset frame
+    (it is by far the costliest step per frame; on a phone call most frames are silence)."""
 
 
 class VadStage(Stage):
@@ -73,6 +78,9 @@ class VadStage(Stage):
         self._had_speech = False
         """The current utterance holds confirmed speech (not just a rejected onset)."""
         self._last_t = 0
+        self._quiet = 0
+        self._resting = False
+        self._idle_frames = self.config.idle_after_ms // FRAME_MS
         self._max_frames = self.config.max_utterance_ms // FRAME_MS
 
     def process(self, frame: Frame) -> None:
@@ -83,7 +91,15 @@ class VadStage(Stage):
         self._last_t = t
         cfg = self.config
         onset_speech = self._onset.speech_probability(pcm) >= 0.5
-        p = self._speech.speech_probability(pcm)
+        self._quiet = 0 if onset_speech else self._quiet + 1
+        if self._state == "silence" and self._quiet > self._idle_frames:
+            p = 0.0
+            self._resting = True
+        else:
+            if self._resting:  # its recurrent state is stale: start it afresh on this frame
+                self._speech.reset()
+                self._resting = False
+            p = self._speech.speech_probability(pcm)
         self._onset_run = self._onset_run + 1 if onset_speech else 0
         self._speech_run = self._speech_run + 1 if p >= cfg.speech_threshold else 0
 
