@@ -62,6 +62,7 @@ from pydantic import (
 )
 
 from agents.strict_yaml import StrictLoader
+from agents.strict_yaml import format_loc as _format_loc
 
 AGENTS_DIR = Path(__file__).resolve().parent
 """The folder holding the built-in agent files."""
@@ -667,17 +668,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = copy.deepcopy(v)
     return out
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    """``("record", "policy_number", "type")`` → ``record.policy_number.type``; list items as ``[i]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

@@ -82,6 +82,7 @@ from pydantic import (
 )
 
 from agents.strict_yaml import StrictLoader
+from agents.strict_yaml import format_loc as _format_loc
 
 GOODBYE = "Thanks, goodbye."
 """What the caller says before hanging up when no line is left."""
@@ -343,17 +344,6 @@ class CallerScript(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------------- loader
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    """``("turns", 3, "when")`` → ``turns[3].when``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
 
 
 def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
