@@ -26,8 +26,11 @@ class Message:
 class Outcome:
     """What the call should do once the current reply has been spoken."""
 
-    action: Literal["continue", "hang_up", "escalate"] = "continue"
+    action: Literal["continue", "hang_up", "escalate", "handoff"] = "continue"
     reason: str = ""
+    target: str = ""
+    """For ``handoff``: the agent that takes over. For ``escalate``: a transfer target overriding the
+    agent's (``tel:+1...`` or ``sip:...``), or empty for the agent's own."""
 
 
 @dataclass(slots=True)
@@ -39,6 +42,12 @@ class DialogState:
     history: list[Message] = field(default_factory=list)
     outcome: Outcome = field(default_factory=Outcome)
     escalated: bool = False
+    unknown: list[str] = field(default_factory=list)
+    """Required fields the caller said they did not know (asked twice, left empty)."""
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per model call (LLM engines): turn, model deployment, tokens, estimated cost."""
+    agents: list[str] = field(default_factory=list)
+    """Every agent that served the call, in order (more than one after a hand-over)."""
 
 
 class DialogEngine(ABC):
@@ -84,6 +93,18 @@ class DialogEngine(ABC):
         """If ``caller_text`` (a plain decode) misses what was asked, a prompt that biases a second decode of
         the same audio toward the expected form; None to keep the first result."""
         return None
+
+    async def take_over(self, previous: DialogState) -> AsyncIterator[str]:
+        """Continue a call another agent started (a hand-over): keep what is known, then go on.
+
+        ``previous`` is the state of the agent handing over. Record values under the same field names and
+        the conversation so far carry over, so the caller is never asked twice; the reply clauses that
+        follow are this agent's first words. Default: carry the history and record, say the greeting."""
+        self.state.history[:0] = previous.history
+        for key, value in previous.record.items():
+            self.state.record.setdefault(key, value)
+        self.state.agents[:0] = previous.agents or [previous.agent]
+        yield self.greeting()
 
     def fixed_phrases(self) -> list[str]:
         """Phrases this agent says word for word (greeting, questions), for the TTS cache to prepare."""

@@ -4,35 +4,52 @@
 
 * ``code``: letters and digits as whisper writes them ("PA44712", "P.A. 44712", "P A 4 4 7 1 2", "Pa 44712",
   "PA-44712"), spelled ("papa alpha four four seven one two", "P as in Peter"), number words ("forty four
-  seven twelve"); matched against ``field.pattern`` (upper-cased), e.g. ``^[A-Z]{2}\\d{5}$``.
+  seven twelve", "double seven", "triple five", "oh" for zero); matched against ``field.pattern``
+  (upper-cased), e.g. ``^[A-Z]{2}\\d{5}$``.
 * ``phone``: E.164 (``+14255550123``); US default ``+1``; digits, groupings and spoken digits ("four two five
   five five five oh one two three", "double five").
 * ``date``: ISO ``YYYY-MM-DD`` from "today", "yesterday", "last night", "two days ago", "last Tuesday",
-  "March 5th", "the 5th of March", "3/5/2026", "March 5, 2026", relative to the injected ``today``; a date
-  without a year that would lie after ``field.max`` is taken from the year before.
+  "tomorrow", "March 5th", "the 5th of March", "3/5/2026", "March 5, 2026", relative to the injected
+  ``today``; a date without a year that would lie after ``field.max`` is taken from the year before. A bare
+  weekday ("on Monday") or day ("the 20th") is the most recent one, or the next one when ``field.min`` is
+  today or later. A date after ``max`` is refused ("That date is in the future.").
 * ``time``: ``HH:MM`` (24 h) from "around 3 pm", "15:30", "half past two in the afternoon", "quarter to
   five", "noon". Without am/pm or a part of the day, 1-6 o'clock is read as afternoon.
 * ``boolean``: yes/no with negation handled clause by clause ("there were no injuries", "nobody was hurt" →
   False; "yeah, nobody was hurt" → False; "I'm fine but my wife is hurt" → True), plus the field's own
-  ``yes_words``/``no_words``.
+  ``yes_words``/``no_words``. The last clause with an opinion wins ("yes... well no" → False); hedges
+  count ("I think so", "I guess so" → True; "not really" → False); "I'm not sure" gives None.
 * ``integer``/``number``: digits and number words ("seven", "twenty one", "a couple"; "none" → 0),
-  checked against ``min``/``max``.
-* ``enum``: the values and their synonyms (whole words). ``email``: "john dot smith at gmail dot com".
+  checked against ``min``/``max``. The last number said wins ("2, no, 3" → 3), but a score is its first
+  part ("seven out of ten" → 7) and a range or alternatives count as their larger end ("an eight or nine",
+  "between six and seven" → 9, 7).
+* ``enum``: the values and their synonyms (whole words, longest first); the last mention that is not
+  negated wins ("I was fired, not arrested"). A value or synonym written as two capitals ("CA", "IN") is a
+  letter code and only matches capitals in the text ("CA", "C.A.", "C A"), so "in", "or", "me", "oh" stay
+  words; "OK" is never read as a code.
+* ``list``: like ``enum``, but every value named, in order of first mention (``["chest_pain", "fever"]``).
+  Negated mentions do not count ("no chest pain", "I don't have trouble breathing", "without fever"; the
+  scope rules are in ``_scope_negation``), and a negative answer ("no", "none of those", "nothing like
+  that", "I don't think so", or only negated mentions) gives ``[]``.
+* ``email``: "john dot smith at gmail dot com".
 * ``string``/``text``: the utterance cleaned of fillers and lead-ins ("My name is Jane Doe." → "Jane Doe").
 
 ``strict=True`` is for values a caller volunteers while being asked about something else: only distinctive
 shapes count (a code matching its pattern, a full phone number, an email, a date or time with an explicit
-marker, a boolean stated with one of the field's own ``yes_words``, e.g. "nobody was hurt") and only when the
-text holds exactly one value.
+marker, a boolean stated with one of the field's own ``yes_words``, e.g. "nobody was hurt", an enum value
+named by a word rather than a letter code) and only when the text holds exactly one value. A list in strict
+mode gives the values named positively, never ``[]``.
 
 The intent checks (``yes_no``, ``wants_human``, ``is_goodbye``, ``is_repeat_request``, ``is_hold_request``,
 ``is_non_answer``, ``is_skip``, ``mentions_intent``) and ``speak_value`` (how a value is read back: codes and
-phone numbers spelled out) live here too. Everything is pure: no I/O, no clock (``today`` is passed in).
+phone numbers spelled out, lists joined with "and", ``[]`` as "none") live here too. Everything is pure: no
+I/O, no clock (``today`` is passed in).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -223,7 +240,8 @@ _MINIMIZER_RE = re.compile(
 )
 _YES_RE = re.compile(
     r"\b(yes|yeah|yea|yep|yup|ya|yah|sure|absolutely|definitely|affirmative|certainly|indeed|okay|ok|"
-    r"uh huh|mm hmm|mhm|of course|i think so|i believe so|correct|exactly|you got it|perfect|that'?s it|"
+    r"uh huh|mm hmm|mhm|of course|i think so|i believe so|i guess so|i suppose so|correct|exactly|you got it|"
+    r"perfect|that'?s it|"
     r"that'?s right|you'?re right|right)\b"
 )
 _AUX_YES_RE = re.compile(
@@ -449,9 +467,20 @@ _SHORT_WORDS = frozenset("of is it in on at to an and the my its for was are has
 is a misheard "P A 5 1 2", not the code "OF512")."""
 
 
+_SPELLING_ANCHOR_RE = re.compile(
+    r"\b(?:[A-Za-z]{1,4}\s*,?\s+)?"
+    r"(?:[Aa]s\s+[Ii]n|(?:[Aa]s|[Ii]s|[Hh]as|[Dd]oes|[Ww]as)\s+(?:[Ii]n|[Aa]n|[Aa]nd)(?=\s+[A-Z]))"
+    r"\s+(?!(?:the|a|an|my|your|our|this|that|there|here)\b)([A-Za-z])[A-Za-z]{2,}\b"
+)
+"""A letter given by a spelling-alphabet word ("P as in Peter"): the word's initial is the letter, even when
+the recognizer garbles the letter itself ("T as in Peter", "data is in Peter", "I has an Apple"). Loose
+forms ("is in", "has an") count only before a capitalised word, as recognizers write the anchor."""
+
+
 def _code_units(text: str, *, loose_letters: bool) -> list[Unit]:
     """Spoken units of a code: letters, digits, digit groups; None where an ordinary word interrupts."""
     t = text.replace("\u2019", "'")
+    t = _SPELLING_ANCHOR_RE.sub(lambda m: m.group(1).upper(), t)
     t = re.sub(r"\b([A-Za-z])\s*,?\s+(?:as\s+in|like\s+in|as\s+for|like)\s+[A-Za-z]+\b", r"\1", t, flags=re.I)
     t = re.sub(
         r"\b([A-Za-z])\s+for\s+([A-Za-z])[a-z]*\b",
@@ -557,8 +586,10 @@ def _extract_code(field: FieldSpec, text: str, strict: bool) -> ExtractResult:
     if strict:
         return _fail()
     strong = _code_units(text, loose_letters=False)
-    heard = ["".join(u[-1] if len(u) > 1 else u[0] for u in run) for run in _runs(strong)]
-    heard = [h for h in heard if any(c.isdigit() for c in h)]
+    # a near miss holds a real digit ("oh" alone is none) and is more than a lone "one" or "3 pm"
+    runs = [run for run in _runs(strong) if any(c.isdigit() for u in run for c in u[0])]
+    heard = ["".join(u[-1] if len(u) > 1 else u[0] for u in run) for run in runs]
+    heard = [h for h in heard if len(h) >= 3]
     if heard:
         return _fail(f"I heard {spell(heard[-1])}, but that doesn't look like a complete number.")
     return _fail("Sorry, I didn't catch that number.")
@@ -661,6 +692,8 @@ _DATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("month_day", re.compile(rf"\b({_MONTH_ALT})\s+(?:the\s+)?{_ORD_NUM}\b(?:\s+(?:of\s+)?{_YEAR})?")),
     ("day_month", re.compile(rf"\b(?:the\s+)?{_ORD_NUM}\s+(?:of\s+)?({_MONTH_ALT})\b(?:\s+{_YEAR})?")),
     ("before_yesterday", re.compile(r"\b(?:the\s+)?day\s+before\s+yesterday\b")),
+    ("after_tomorrow", re.compile(r"\b(?:the\s+)?day\s+after\s+tomorrow\b")),
+    ("tomorrow", re.compile(r"\btomorrow\b")),
     ("yesterday", re.compile(r"\byesterday\b|\blast\s+night\b")),
     (
         "today",
@@ -676,8 +709,12 @@ _DATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _STRICT_DATE_KINDS = {
     "iso", "mdy", "month_day", "day_month", "before_yesterday", "yesterday", "today", "days_ago", "weeks_ago",
-    "weekday",
+    "weekday", "tomorrow", "after_tomorrow",
 }  # fmt: skip
+_VAGUE_DATE_RE = re.compile(
+    r"\b(?:a\s+few|some|several)\s+(?:days|weeks)\s+(?:ago|back)\b|\bthe\s+other\s+day\b|"
+    r"\ba\s+while\s+(?:ago|back)\b|\brecently\b"
+)
 
 
 def _year(raw: str | None, today: date) -> int | None:
@@ -703,36 +740,49 @@ def _bound(value: Any, today: date) -> date | None:
     return date.fromisoformat(str(value))
 
 
-def _resolve(month: int, day: int, year: int | None, today: date, latest: date | None) -> date | None:
-    """The date for month/day (and year if given); a yearless date after ``latest`` moves a year back."""
+def _resolve(
+    month: int, day: int, year: int | None, today: date, latest: date | None, future: bool = False
+) -> date | None:
+    """The date for month/day (and year if given); a yearless date after ``latest`` moves a year back, and
+    one before ``today`` a year forward when the field only takes ``future`` dates."""
     try:
         if year is not None:
             return date(year, month, day)
         d = date(today.year, month, day)
     except ValueError:
         return None
-    if latest is not None and d > latest:
+    shift = -1 if latest is not None and d > latest else 1 if future and d < today else 0
+    if shift:
         try:
-            d = date(today.year - 1, month, day)
+            d = date(today.year + shift, month, day)
         except ValueError:
             return None
     return d
 
 
-def _date_from_match(kind: str, m: re.Match[str], today: date, latest: date | None) -> date | None:
+def _date_from_match(
+    kind: str, m: re.Match[str], today: date, latest: date | None, future: bool = False
+) -> date | None:
+    """The date a pattern match names. Without a direction a weekday ("Monday", "on Monday", "this Monday")
+    is the most recent one before today ("this Monday" on a Monday is today) and "the 20th" the last 20th
+    up to today; for a ``future`` field (``min`` today or later) both look ahead instead."""
     g = m.groups()
     if kind == "iso":
-        return _resolve(int(g[1]), int(g[2]), int(g[0]), today, latest)
+        return _resolve(int(g[1]), int(g[2]), int(g[0]), today, latest, future)
     if kind in ("mdy", "mdy_loose"):
-        return _resolve(int(g[0]), int(g[1]), _year(g[2], today), today, latest)
+        return _resolve(int(g[0]), int(g[1]), _year(g[2], today), today, latest, future)
     if kind == "month_day":
-        return _resolve(_MONTHS[g[0]], int(g[1]), _year(g[2], today), today, latest)
+        return _resolve(_MONTHS[g[0]], int(g[1]), _year(g[2], today), today, latest, future)
     if kind == "day_month":
-        return _resolve(_MONTHS[g[1]], int(g[0]), _year(g[2], today), today, latest)
+        return _resolve(_MONTHS[g[1]], int(g[0]), _year(g[2], today), today, latest, future)
     if kind == "before_yesterday":
         return today - timedelta(days=2)
     if kind == "yesterday":
         return today - timedelta(days=1)
+    if kind == "tomorrow":
+        return today + timedelta(days=1)
+    if kind == "after_tomorrow":
+        return today + timedelta(days=2)
     if kind == "today":
         return today
     if kind == "days_ago":
@@ -743,10 +793,10 @@ def _date_from_match(kind: str, m: re.Match[str], today: date, latest: date | No
         return today - timedelta(weeks=n)
     if kind == "weekday":
         target = _WEEKDAYS.index(g[1])
-        if g[0] == "next":
-            return today + timedelta(days=(target - today.weekday() - 1) % 7 + 1)
         if g[0] == "this" and target == today.weekday():
             return today
+        if g[0] == "next" or (future and g[0] in (None, "on", "this")):
+            return today + timedelta(days=(target - today.weekday() - 1) % 7 + 1)
         return today - timedelta(days=(today.weekday() - target - 1) % 7 + 1)
     if kind == "day_only":
         day = int(g[0])
@@ -754,6 +804,14 @@ def _date_from_match(kind: str, m: re.Match[str], today: date, latest: date | No
             d = today.replace(day=day)
         except ValueError:
             d = None
+        if future:
+            if d is not None and d >= today:
+                return d
+            nxt = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+            try:
+                return nxt.replace(day=day)
+            except ValueError:
+                return None
         if d is None or d > today:
             prev = today.replace(day=1) - timedelta(days=1)
             try:
@@ -768,6 +826,7 @@ def _extract_date(field: FieldSpec, text: str, today: date, strict: bool) -> Ext
     s = numerize(text)
     latest = _bound(field.max, today)
     earliest = _bound(field.min, today)
+    future = earliest is not None and earliest >= today
     spans: list[tuple[int, int, str, re.Match[str]]] = []
     for kind, pat in _DATE_PATTERNS:
         if strict and kind not in _STRICT_DATE_KINDS:
@@ -783,7 +842,7 @@ def _extract_date(field: FieldSpec, text: str, today: date, strict: bool) -> Ext
     invalid = False
     values: list[date] = []
     for _, _, kind, m in kept:
-        d = _date_from_match(kind, m, today, latest)
+        d = _date_from_match(kind, m, today, latest, future)
         if d is None:
             invalid = True
         else:
@@ -795,6 +854,8 @@ def _extract_date(field: FieldSpec, text: str, today: date, strict: bool) -> Ext
             return _fail("That doesn't sound like a real date.")
         if re.search(r"\blast\s+week\b", s):
             return _fail("Which day last week was it?")
+        if _VAGUE_DATE_RE.search(s):
+            return _fail("Roughly what date was that?")
         month = re.search(rf"\b({_MONTH_ALT})\b", s)
         if month and month.group(1) != "may":
             return _fail(f"What day in {_MONTH_NAMES[_MONTHS[month.group(1)] - 1]}?")
@@ -951,11 +1012,36 @@ _ZERO_RE = re.compile(r"\b(none|nobody|no one|zero|nothing|no)\b")
 _NUMBER_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:st|nd|rd|th)?(?![\w.]*\d)")
 
 
+_NUM = r"\d+(?:\.\d+)?"
+_SCALE_RE = re.compile(rf"\b(?:on\s+)?(?:a\s+)?scale\s+(?:of\s+|from\s+)?{_NUM}\s+(?:to|-)\s+{_NUM}\b")
+_OUT_OF_RE = re.compile(rf"(?<![\w.])({_NUM})\s*(?:/\s*|out\s+of\s+)({_NUM})\b")
+_RANGE_RE = re.compile(
+    rf"(?<![\w.])(?:between\s+(?:an?\s+)?({_NUM})\s+and\s+"  # "between 6 and 7", or "8 or 9", "8-9", "6 to 7"
+    rf"|({_NUM})(?:\s*-\s*|\s+(?:to|or(?:\s+(?:maybe|possibly|perhaps))?|maybe|possibly|perhaps)\s+))"
+    rf"(?:an?\s+)?({_NUM})(?![\w.]*\d)"
+)
+
+
 def _numbers(text: str) -> list[float]:
+    """The numbers said, in order. A score is its first part ("seven out of ten", "9/10" → 7, 9; "on a scale
+    of one to ten" is dropped) and a range or alternatives count once, as their larger end ("an eight or
+    nine", "between six and seven", "two to three", "8-9", "a six, maybe a seven")."""
     s = numerize(text)
     s = re.sub(r"\ba\s+couple(?:\s+of)?\b|\bcouple\s+of\b", "2", s)
     s = re.sub(r"\ba\s+dozen\b", "12", s)
     s = re.sub(r"\b(\d+)\s+and\s+a\s+half\b", lambda m: f"{int(m.group(1))}.5", s)
+    s = _SCALE_RE.sub(" ", s)
+    # "12 out of 10" is still 12 (and too big); "12/10" may be no score at all
+    s = _OUT_OF_RE.sub(
+        lambda m: (
+            m.group(1) if "/" not in m.group(0) or float(m.group(1)) <= float(m.group(2)) else m.group(0)
+        ),
+        s,
+    )
+    prev = None
+    while prev != s:  # "6 or 7 or 8": fold pairs until none is left
+        prev = s
+        s = _RANGE_RE.sub(lambda m: _fmt_number(max(float(m.group(1) or m.group(2)), float(m.group(3)))), s)
     return [float(m.group(1)) for m in _NUMBER_RE.finditer(s)]
 
 
@@ -984,37 +1070,254 @@ def _extract_number(field: FieldSpec, text: str, strict: bool) -> ExtractResult:
     return ExtractResult(v)
 
 
-# --------------------------------------------------------------------------------------------------- enum
+# ---------------------------------------------------------------------------------------------- enum / list
+
+_WORD_OR_PUNCT_RE = re.compile(r"[A-Za-z0-9]+(?:['/:.\-][A-Za-z0-9]+)*|[,.;:!?]")
+_DOTTED_CAPS_RE = re.compile(r"[A-Z](?:\.[A-Z])+")
+_LETTER_CODE_RE = re.compile(r"[A-Z]{2}")
+_NOT_LETTER_CODES = frozenset({"OK"})
+"""Capital pairs never read as a letter code: whisper writes the word "okay" as "OK"."""
+
+_NEGATORS = frozenset(
+    "no not never without nothing none neither nor cannot denies deny denied".split()
+    + _CONTRACTED_NEG.split("|")
+)
+_NEG_HEDGES = frozenset("sure certain know remember recall tell idea".split())
+"""Words that make a negator just before them uncertainty ("not sure", "don't know", "no idea")."""
+_NEG_FREE = _FILLERS | frozenset(
+    "a an the any some much really real more of at all and or nor other such very too so".split()
+)
+"""Words not counted in the negation window ("no real chest pain", "no fever or chills")."""
+_NEG_ANSWER_TAIL = frozenset("really at all whatsoever thanks thank you no nope".split())
+"""Words that may follow a negator used as an answer word ("no, ...", "not really, ...", "not at all.")."""
+_SCOPE_END = frozenset(
+    "but though although however except besides apart aside yet actually instead only just wait still".split()
+)
+_SUBJECTS = frozenset("i i'm im i've ive we we're he she they you it it's there there's my our".split())
+_RAISING = frozenset("think believe guess suppose say feel expect".split())
+"""Verbs after which a negation reaches into the next clause ("I don't think I have chest pain")."""
+_NEW_VERBS = frozenset(
+    "have has had having got get getting feel feeling felt am is are was were been".split()
+)
+_NEG_WINDOW = 3
+"""Counted words allowed between a negator (or the previous negated mention) and a negated mention."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    """A value named in the caller's text: words ``start``..``end`` (exclusive) matched one of its terms."""
+
+    start: int
+    end: int
+    value: str
+    negated: bool = False
+
+
+def _match_tokens(text: str) -> list[str]:
+    """Case-kept words and punctuation marks for enum and list matching.
+
+    Spelled capitals ("C A", "C.A.", "C. A.") are joined into one word ("CA") so they can match a letter
+    code; a trailing "I" followed by a lower-case word is the pronoun ("plan B I think").
+    """
+    t = text.replace("\u2019", "'").replace("\u2018", "'").replace("_", " ")
+    t = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", t)
+    toks = [
+        _DOTTED_CAPS_RE.sub(lambda m: m.group(0).replace(".", ""), tok)
+        for tok in _WORD_OR_PUNCT_RE.findall(t)
+    ]
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        letters: list[int] = []  # indices of spelled capitals
+        j = i
+        while j < len(toks) and len(toks[j]) == 1 and toks[j].isalpha() and toks[j].isupper():
+            letters.append(j)
+            j += 1
+            if j + 1 < len(toks) and toks[j] == "." and len(toks[j + 1]) == 1 and toks[j + 1].isupper():
+                j += 1
+        if len(letters) >= 2 and toks[letters[-1]] == "I" and j < len(toks) and toks[j][0].islower():
+            j = letters.pop()
+        if len(letters) >= 2:
+            out.append("".join(toks[k] for k in letters))
+            i = j
+        else:
+            out.append(toks[i])
+            i += 1
+    return out
+
+
+def _is_negator(word: str) -> bool:
+    return word in _NEGATORS or word.endswith("n't")
+
+
+def _find_mentions(field: FieldSpec, text: str, strict: bool) -> list[_Mention]:
+    """The mentions of ``field.values`` in ``text``, in order, with negated ones marked.
+
+    A term matches whole words, case-insensitively; longer terms are matched first and mentions never
+    overlap. A term written as two capitals ("CA", "IN", also "C.A.") is a letter code: it matches only
+    those capitals in the caller's text ("CA", "C.A.", "C A"), never the ordinary word ("in", "or", "me",
+    "oh", "hi"); "OK" is never a letter code, and in strict mode letter codes do not count at all (capital
+    pairs in a volunteered sentence are too often part of a spelled code, "P A 4 4 7 1 2").
+    """
+    cased: list[str] = []
+    punct: list[str] = []  # the punctuation just before each word
+    pending = ""
+    for tok in _match_tokens(text):
+        if not tok[0].isalnum():
+            pending += tok
+        else:
+            cased.append(tok)
+            punct.append(pending)
+            pending = ""
+    words = [w.lower() for w in cased]
+    s = " ".join(words)
+    offsets: list[int] = []
+    pos = 0
+    for w in words:
+        offsets.append(pos)
+        pos += len(w) + 1
+    terms: list[tuple[int, str, str, bool]] = []  # (length, term, value, is a letter code)
+    for ev in field.values or []:
+        for term in (ev.value, *ev.synonyms):
+            tw = [t for t in _match_tokens(term) if t[0].isalnum()]
+            if len(tw) == 1 and _LETTER_CODE_RE.fullmatch(tw[0]):
+                if not strict and tw[0] not in _NOT_LETTER_CODES:
+                    terms.append((2, tw[0], ev.value, True))
+            elif tw:
+                joined = " ".join(tw).lower()
+                terms.append((len(joined), joined, ev.value, False))
+    terms.sort(key=lambda t: t[0], reverse=True)
+    spans: list[tuple[int, int, str]] = []
+    for _, term, value, code in terms:
+        if code:
+            found = [(i, i + 1) for i, w in enumerate(cased) if w == term]
+        else:
+            found = [
+                (bisect_right(offsets, m.start()) - 1, bisect_left(offsets, m.end()))
+                for m in re.finditer(rf"\b{re.escape(term)}\b", s)
+            ]
+        for a, b in found:
+            if not any(a < y and x < b for x, y, _ in spans):
+                spans.append((a, b, value))
+    spans.sort()
+    return _scope_negation(words, punct, spans)
+
+
+def _scope_negation(words: list[str], punct: list[str], spans: list[tuple[int, int, str]]) -> list[_Mention]:
+    """Turn matched spans into mentions, marking those a negator governs.
+
+    A negator (no, not, never, without, nothing, none, neither, nor, denies, any "n't" word) opens a scope
+    that covers a mention starting within ``_NEG_WINDOW`` counted words (articles, "any", "really", "and",
+    "or" and fillers are not counted). A negated mention restarts the window, so a list stays negated ("no
+    fever or chest pain", "no fever, chills or chest pain"). The scope ends at ``.``/``;``/``!``/``?``; at
+    "but", "though", "except", "just", "only", "actually", "wait"...; at a new subject ("no fever, I have
+    chest pain"), except after "think", "believe", "say"... ("I don't think I have chest pain" stays
+    negated); and at a verb joined by "and"/"or"/a comma ("I don't have a fever and have chest pain"). After
+    a comma the scope only goes on in a coordinated list, an "or"/"nor"/"and" between the comma and the
+    mention or just after it ("I don't have a fever, headache or chest pain"); otherwise the comma marks a
+    correction ("not the sedan, the truck"). A negator standing alone before punctuation is an answer word,
+    not a scope ("No, chest pain."; "Not really, just dizzy"); one followed by a hedge is uncertainty, not
+    negation ("not sure", "don't know", "no idea"); negators inside a matched term are part of the term
+    ("can't breathe").
+    """
+    starts = {a: (b, v) for a, b, v in spans}
+    out: list[_Mention] = []
+    scope: int | None = None  # counted words still allowed before a negated mention; None: no scope
+    comma = False  # a comma was crossed in the scope and no coordinator followed it yet
+    n = len(words)
+    i = 0
+    while i < n:
+        if re.search(r"[.;!?]", punct[i]):
+            scope = None
+        elif "," in punct[i] and scope is not None:
+            comma = True
+        w = words[i]
+        new_subject = w in _SUBJECTS and (i == 0 or words[i - 1] not in _RAISING)
+        if i in starts:
+            end, value = starts[i]
+            negated = (
+                scope is not None and not new_subject and (not comma or _coordinated_after(words, punct, end))
+            )
+            out.append(_Mention(i, end, value, negated))
+            scope, comma = (_NEG_WINDOW if negated else None), False
+            i = end
+            continue
+        if w in _SCOPE_END or new_subject:
+            scope = None
+        elif w in _NEW_VERBS and scope is not None and ("," in punct[i] or words[i - 1] in ("and", "or")):
+            scope = None
+        elif _is_negator(w) and not (i + 1 < n and words[i + 1] in _NEG_HEDGES and not punct[i + 1]):
+            j = i + 1
+            while j < n and not punct[j] and words[j] in _NEG_ANSWER_TAIL:
+                j += 1
+            scope, comma = (None if j >= n or punct[j] else _NEG_WINDOW), False
+        elif w in ("or", "nor", "and"):
+            comma = False
+        elif scope is not None and w not in _NEG_FREE:
+            scope = scope - 1 if scope > 0 else None
+        i += 1
+    return out
+
+
+def _coordinated_after(words: list[str], punct: list[str], end: int) -> bool:
+    """Whether the words after a mention go on with "or"/"nor"/"and" (commas allowed) before the sentence
+    ends: the mention is an item of a coordinated list ("no fever, chills, sweats or cough")."""
+    for j in range(end, min(end + 8, len(words))):
+        if re.search(r"[.;!?]", punct[j]) or words[j] in _SCOPE_END or words[j] in _SUBJECTS:
+            return False
+        if words[j] in ("or", "nor", "and"):
+            nxt = words[j + 1] if j + 1 < len(words) else ""
+            return nxt not in _SUBJECTS and nxt not in _NEW_VERBS
+    return False
+
+
+def _options_hint(field: FieldSpec, count: int) -> str:
+    """The first ``count`` values as speech ("sedan, suv or pickup truck"); a letter-code value is named by
+    its first synonym ("CA" → "California")."""
+    names = [
+        ev.synonyms[0] if _LETTER_CODE_RE.fullmatch(ev.value) and ev.synonyms else ev.value.replace("_", " ")
+        for ev in (field.values or [])[:count]
+    ]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _extract_enum(field: FieldSpec, text: str, strict: bool) -> ExtractResult:
-    s = " ".join(words_of(text.replace("_", " ")))
-    terms: list[tuple[str, str]] = []
-    for ev in field.values or []:
-        for term in (ev.value, *ev.synonyms):
-            words = " ".join(words_of(term.replace("_", " ")))
-            if words:
-                terms.append((words, ev.value))
-    terms.sort(key=lambda t: len(t[0]), reverse=True)
-    taken: list[tuple[int, int]] = []
-    hits: list[tuple[int, str]] = []
-    for words, value in terms:
-        for m in re.finditer(rf"\b{re.escape(words)}\b", s):
-            if any(not (m.end() <= a or b <= m.start()) for a, b in taken):
-                continue
-            taken.append((m.start(), m.end()))
-            hits.append((m.start(), value))
-    if not hits:
-        if strict:
+    mentions = _find_mentions(field, text, strict)
+    if strict:
+        # a volunteered value must be the only one named, and not denied
+        values = {m.value for m in mentions}
+        if len(values) != 1 or mentions[-1].negated:
             return _fail()
-        names = [ev.value.replace("_", " ") for ev in field.values or []]
-        options = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-        return _fail(f"Please say {options}.")
-    values = {v for _, v in hits}
-    if strict and len(values) != 1:
+        return ExtractResult(mentions[-1].value)
+    kept = [m for m in mentions if not m.negated]
+    if not kept:
+        n = len(field.values or [])
+        if n <= 5:
+            return _fail(f"Please say {_options_hint(field, n)}.")
+        return _fail(f"Sorry, which one? For example {_options_hint(field, 3)}.")
+    return ExtractResult(kept[-1].value)
+
+
+def _extract_list(field: FieldSpec, text: str, strict: bool) -> ExtractResult:
+    """The values named (first mention order, no repeats); ``[]`` for a negative answer (not in strict mode).
+
+    A value's last mention decides: "chest pain, no wait, no chest pain" leaves it out. When nothing is
+    named positively, a negated mention ("I don't have chest pain") or a plain no ("no", "none of those",
+    "nothing like that", "I don't think so") gives ``[]``.
+    """
+    mentions = _find_mentions(field, text, strict)
+    last = {m.value: m.negated for m in mentions}
+    values: list[str] = []
+    for m in mentions:
+        if not last[m.value] and m.value not in values:
+            values.append(m.value)
+    if values:
+        return ExtractResult(values)
+    if strict:
         return _fail()
-    hits.sort()
-    return ExtractResult(hits[-1][1])
+    if mentions or _verdict(text)[0] is False:
+        return ExtractResult([])
+    return _fail(f"Please say which ones, for example {_options_hint(field, 2)}, or say none.")
 
 
 # --------------------------------------------------------------------------------------------------- email
@@ -1112,6 +1415,8 @@ def extract(field: FieldSpec, text: str, *, today: date | None = None, strict: b
         return _extract_number(field, text, strict)
     if t == "enum":
         return _extract_enum(field, text, strict)
+    if t == "list":
+        return _extract_list(field, text, strict)
     if t == "email":
         return _extract_email(text, strict)
     return _extract_string(field, text, strict)
@@ -1167,6 +1472,9 @@ def speak_value(field_type: str, value: Any, today: date | None = None) -> str:
         return "yes" if value else "no"
     if field_type == "enum":
         return str(value).replace("_", " ")
+    if field_type == "list":
+        items = [str(v).replace("_", " ") for v in (value if isinstance(value, list | tuple) else [value])]
+        return join_words(items) if items else "none"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -24,9 +24,10 @@ values only (JSON-friendly: ISO dates, ``HH:MM`` times, E.164 phones, bools, num
 
 from __future__ import annotations
 
+import asyncio
 import re
 import string
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date
 from typing import Any, Literal, NoReturn
 
@@ -46,10 +47,11 @@ from agents.extract import (
     wants_human,
     yes_no,
 )
-from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, placeholders
-from agents.tools import ToolError, ToolRegistry, default_registry
+from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, TransferSpec, placeholders
+from agents.tools import ToolError, ToolRegistry, ToolUnavailable, default_registry
+from agents.values import RecordRules, escalates
 
-Status = Literal["empty", "pending", "filled", "skipped"]
+Status = Literal["empty", "pending", "filled", "skipped", "deferred"]
 
 _STRING_TYPES = ("string", "text")
 _DIGIT_TYPES = ("integer", "number", "phone", "code", "date", "time")
@@ -68,20 +70,6 @@ class _Stop(Exception):
         self.lines = lines
 
 
-def _escalates(f: FieldSpec, value: Any) -> bool:
-    """Whether a captured value is one of the field's ``escalate_if`` values (bools only match bools)."""
-    for target in f.escalate_values:
-        if isinstance(target, bool) or isinstance(value, bool):
-            if value is target:
-                return True
-        elif isinstance(target, str) and isinstance(value, str):
-            if target.strip().lower() == value.strip().lower():
-                return True
-        elif value == target:
-            return True
-    return False
-
-
 def _first_word(text: str) -> str:
     m = re.match(r"\W*(\w+)", text)
     return m.group(1).lower() if m else ""
@@ -92,6 +80,32 @@ def _with_ack(ack: str, rest: list[str]) -> list[str]:
     if rest and _first_word(ack) == _first_word(rest[0]):
         return rest
     return [ack, *rest]
+
+
+def _code_tail_fix(f: FieldSpec, pending: Any, text: str) -> str | None:
+    """A correction of the end of a read-back code: "no, it's 4 4 7 1 3" against PA44712 gives PA44713.
+
+    Only for code fields with a pattern, when what was said is not a whole code itself but replacing as many
+    trailing characters of the held value gives one."""
+    if f.type != "code" or f.pattern_re is None or not isinstance(pending, str):
+        return None
+    tail = extract(FieldSpec(type="code"), text).value
+    if not isinstance(tail, str) or not 0 < len(tail) < len(pending):
+        return None
+    fixed = pending[: len(pending) - len(tail)] + tail
+    return fixed if f.pattern_re.fullmatch(fixed) else None
+
+
+def _cause(e: ToolError) -> str:
+    """What went wrong inside a tool, for the report (the caller hears a generic line)."""
+    return str(e.__cause__) if e.__cause__ is not None else e.message
+
+
+def _target(transfer: TransferSpec | None) -> str:
+    """A transfer target as ``tel:+1...`` / ``sip:...``; empty for none."""
+    if transfer is None:
+        return ""
+    return f"tel:{transfer.number}" if transfer.type == "pstn" else str(transfer.uri)
 
 
 class _Missing(dict[str, Any]):
@@ -130,12 +144,15 @@ class FormEngine(DialogEngine):
                 spec.source,
                 [Problem("tools", f"tool {t!r} is not registered (registered: {known})") for t in missing],
             )
-        self.state = DialogState(agent=spec.name)
+        self.state = DialogState(agent=spec.name, agents=[spec.name])
         self._fields: list[tuple[str, FieldSpec]] = spec.asked_fields()
         self._status: dict[str, Status] = {name: "empty" for name, _ in self._fields}
         self._pending: dict[str, Any] = {}
         self._failures: dict[str, int] = {name: 0 for name, _ in self._fields}
         self._optional_retried: set[str] = set()
+        self._deferred: set[str] = set()
+        self._unheard = False
+        """The caller talked over the whole of the last reply (see ``interrupted``)."""
         self._current: str | None = None
         self._confirming: str | None = None
         self._rejected: set[tuple[str, Any]] = set()
@@ -145,6 +162,11 @@ class FormEngine(DialogEngine):
         self._ack_index = 0
         self._turns = 0
         self._silences = 0
+        self._fired: set[int] = set()
+        """Indexes of ``spec.rules`` that already fired (a rule acts once per call)."""
+        self._rules = RecordRules.of(spec)
+        self._fillers: asyncio.Queue[str] | None = None
+        """While a reply is being worked out: filler lines to say now (a slow tool)."""
 
     # ------------------------------------------------------------------------------------------ public API
 
@@ -197,6 +219,28 @@ class FormEngine(DialogEngine):
         self.state.history.append(Message("agent", text))
         return text
 
+    async def take_over(self, previous: DialogState) -> AsyncIterator[str]:
+        """Continue a call another agent started: same-named record values are offered as if the caller had
+        just given them (validated, read back if marked ``confirm``), every earlier caller turn is searched
+        for values the caller volunteered, then the first question still open is asked."""
+        self.state.history[:0] = previous.history
+        self.state.agents[:0] = previous.agents or [previous.agent]
+
+        async def work() -> list[str]:
+            try:
+                for name, _ in self._fields:
+                    if name in previous.record and self._status[name] == "empty":
+                        await self._offer(name, previous.record[name], quiet=True)
+                for msg in previous.history:
+                    if msg.role == "caller":
+                        await self._volunteer(msg.text, exclude="")
+                return await self._next_prompt()
+            except _Stop as stop:
+                return stop.lines
+
+        async for clause in self._say(work()):
+            yield clause
+
     async def reply(self, caller_text: str) -> AsyncIterator[str]:
         """Answer one caller turn clause by clause; the caller's text and the reply go into the history."""
         async for clause in self._reply(caller_text, caller_text):
@@ -225,8 +269,12 @@ class FormEngine(DialogEngine):
         texts += p.ack
         texts += [
             p.not_understood, p.correction, p.intent, p.repeat, p.hold, p.skip, p.silence, p.silence_hangup,
-            p.goodbye, p.human, p.error, p.closing, p.give_up, spec.escalation.say,
+            p.goodbye, p.human, p.error, p.closing, p.give_up, spec.escalation.say, p.silence_transfer,
+            p.defer, p.come_back,
         ]  # fmt: skip
+        texts += [r.say for r in spec.rules if r.say]
+        if spec.handoff is not None and spec.handoff.say:
+            texts.append(spec.handoff.say)
         if spec.on_complete is not None:
             texts.append(spec.on_complete.say)
         out: list[str] = []
@@ -245,16 +293,52 @@ class FormEngine(DialogEngine):
         self.state.history.append(Message("caller", history_text))
         if self.state.outcome.action != "continue":
             return
+        async for clause in self._say(self._respond_or_stop(caller_text)):
+            yield clause
+
+    async def _say(self, work: Any) -> AsyncIterator[str]:
+        """Yield the reply ``work`` computes, clause by clause, and record it as one agent message.
+
+        While it runs, a slow tool's filler line is yielded at once, so the caller hears "one moment"
+        instead of dead air. The reply is in the history before its first clause is yielded, so a reply cut
+        short by barge-in still holds what was generated (``interrupted`` then cuts it)."""
+        fillers: asyncio.Queue[str] = asyncio.Queue()
+        self._fillers = fillers
+        task = asyncio.ensure_future(work)
+        said: list[str] = []
         try:
-            lines = await self._respond(caller_text)
-        except _Stop as stop:
-            lines = stop.lines
+            while not task.done():
+                getter = asyncio.ensure_future(fillers.get())
+                done, _ = await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    continue
+                for clause in split_clauses(getter.result()):
+                    said.append(clause)
+                    yield clause
+            lines: list[str] = task.result()
+        finally:
+            self._fillers = None
+            if not task.done():
+                task.cancel()
         clauses = [c for line in lines if line for c in split_clauses(line)]
-        if not clauses:
-            return
-        self.state.history.append(Message("agent", " ".join(clauses)))
+        if said or clauses:
+            self.state.history.append(Message("agent", " ".join([*said, *clauses])))
         for clause in clauses:
             yield clause
+
+    async def _respond_or_stop(self, text: str) -> list[str]:
+        try:
+            return await self._respond(text)
+        except _Stop as stop:
+            return stop.lines
+
+    async def _call_tool(self, name: str, /, **kwargs: Any) -> dict[str, Any]:
+        """Call a tool; if it is slow, its filler line is said while it runs."""
+        fillers = self._fillers
+        if fillers is None:
+            return await self.tools.call(name, **kwargs)
+        return await self.tools.call_with_filler(name, fillers.put_nowait, **kwargs)
 
     async def _respond(self, text: str) -> list[str]:
         text = text.strip()
@@ -274,11 +358,26 @@ class FormEngine(DialogEngine):
             return await self._on_confirm(text)
         return await self._on_answer(text)
 
+    def interrupted(self, heard: str) -> None:
+        """The caller talked over the last reply; if they heard none of it, they were still finishing their
+        previous turn (a pause inside "Yes, ... that's right" ended it early)."""
+        super().interrupted(heard)
+        self._unheard = not heard.strip()
+
     async def _on_answer(self, text: str) -> list[str]:
         name = self._current
         assert name is not None
         f = self.spec.record[name]
         p = self.spec.phrases
+        unheard, self._unheard = self._unheard, False
+        if (
+            unheard
+            and f.type != "boolean"
+            and yes_no(text) is True
+            and not extract(f, text, today=self.today).ok
+        ):
+            # The rest of an answer already taken, said over a question the caller never heard: ask it now.
+            return [self._question(name)]
         conversational = is_repeat_request(text) or is_hold_request(text) or is_goodbye(text)
         if f.type in _STRING_TYPES and (conversational or is_non_answer(text) or wants_human(text)):
             result = ExtractResult(None, p.not_understood)
@@ -301,11 +400,21 @@ class FormEngine(DialogEngine):
             return [p.hold]
         if is_goodbye(text) and not volunteered:
             self._hang_up("caller said goodbye", [p.goodbye])
+        if f.required and f.type != "boolean" and is_non_answer(text) and not volunteered:
+            if name not in self._deferred:  # ask the rest first, then come back once
+                self._deferred.add(name)
+                self._status[name] = "deferred"
+                return [p.defer, *await self._next_prompt()]
+            self._status[name] = "skipped"
+            self.state.unknown.append(name)
+            self._apply_rules()
+            return [p.skip, *await self._next_prompt()]
         if not f.required:
             if is_bare_yes(text) and name not in self._optional_retried:
                 self._optional_retried.add(name)
                 return [self._question(name, rephrase=True)]
             self._status[name] = "skipped"
+            self._apply_rules()
             return [p.skip, *await self._next_prompt()]
         if volunteered:
             return _with_ack(self._next_ack(), await self._next_prompt())
@@ -326,7 +435,7 @@ class FormEngine(DialogEngine):
             candidate = text if f.type not in _STRING_TYPES else (stripped if answer is False else "")
             if candidate:
                 r = extract(f, candidate, today=self.today)
-                correction = r.value
+                correction = r.value if r.ok else _code_tail_fix(f, pending, candidate)
         await self._volunteer(text, exclude=name)
         if correction is not None and correction != pending:
             self._pending.pop(name, None)
@@ -358,6 +467,8 @@ class FormEngine(DialogEngine):
         p = self.spec.phrases
         self._silences += 1
         if self._silences > self.spec.limits.silence_reprompts:
+            if self.spec.limits.on_silence == "escalate":
+                self._escalate("no response from caller", [p.silence_transfer])
             self._hang_up("no response from caller", [p.silence_hangup])
         if self._confirming is not None:
             return [p.silence, self._confirm_question(self._confirming)]
@@ -372,17 +483,18 @@ class FormEngine(DialogEngine):
         f = self.spec.record[name]
         if f.validate_with is not None:
             try:
-                result = await self.tools.call(f.validate_with, **{name: value})
-            except ToolError as e:
-                self._rejected.add((name, value))
-                return False, [e.message]
-            except Exception as e:
+                result = await self._call_tool(f.validate_with, **{name: value})
+            except ToolUnavailable as e:  # the tool broke or timed out: not the caller's fault
                 if quiet:
                     return False, []
-                self._escalate(f"tool {f.validate_with} failed: {e}", [self.spec.phrases.error])
+                self._escalate(f"tool {f.validate_with} failed: {_cause(e)}", [self.spec.phrases.error])
+            except ToolError as e:  # the tool turned the value down
+                self._rejected.add((name, value))
+                return False, [e.message]
             self._context.update(result)
             if name in result and result[name] is not None:
                 value = result[name]
+            self._set_by_tool(f.validate_with, result)
         if f.confirm:
             self._pending[name] = value
             self._status[name] = "pending"
@@ -394,9 +506,36 @@ class FormEngine(DialogEngine):
         f = self.spec.record[name]
         self.state.record[name] = value
         self._status[name] = "filled"
-        if _escalates(f, value):
+        self._apply_rules()
+        if escalates(f, value):
             say = [self._render(f.escalate_say)] if f.escalate_say else []
             self._escalate(f"{self.spec.escalation.reason} ({name} = {value!r})", [s for s in say if s])
+
+    def _set_by_tool(self, tool: str, result: Mapping[str, Any]) -> None:
+        """Store the result keys that are record fields this tool fills (``set_by: <tool>``)."""
+        for key, value in result.items():
+            f = self.spec.record.get(key)
+            if f is not None and f.set_by == tool and value is not None:
+                self.state.record[key] = value
+
+    def _settled(self) -> set[str]:
+        """Fields whose value is final for rules: filled, skipped, or set by a tool or a rule."""
+        done = {n for n, st in self._status.items() if st in ("filled", "skipped")}
+        return done | {n for n in self.spec.record if n not in self._status and n in self.state.record}
+
+    def _apply_rules(self) -> None:
+        """Compute derived fields, then fire the call rules that now hold (each once)."""
+        record = self.state.record
+        record.update(self._rules.derive(record, self._settled()))
+        firing = self._rules.firing(record, self._settled(), self._fired)
+        if firing is None:
+            return
+        i, rule = firing
+        self._fired.add(i)
+        say = [line for line in [self._render(rule.say) if rule.say else None] if line]
+        if rule.action == "end":
+            self._hang_up(rule.reason, say)
+        self._escalate(rule.reason, say, target=_target(rule.transfer), announce=not say)
 
     async def _volunteer(self, text: str, *, exclude: str) -> list[str]:
         """Fill other empty fields from distinctive values in ``text``; the names filled or held."""
@@ -444,19 +583,34 @@ class FormEngine(DialogEngine):
             if status == "empty":
                 self._current, self._confirming = name, None
                 return [self._question(name)]
+        for name, _ in self._fields:  # second pass: what the caller did not know the first time
+            if self._status[name] == "deferred":
+                self._status[name] = "empty"
+                self._current, self._confirming = name, None
+                return [self.spec.phrases.come_back, self._question(name, rephrase=True)]
         self._current = self._confirming = None
         return await self._complete()
 
     async def _complete(self) -> list[str]:
         spec = self.spec
+        h = spec.handoff
+        if h is not None:  # a front-door agent: its record says who takes the call
+            target = h.agents.get(self.state.record.get(h.field, ""))
+            if target is not None:
+                for src, dst in h.carry.get(target, {}).items():  # the target knows it by another name
+                    if src in self.state.record:
+                        self.state.record.setdefault(dst, self.state.record[src])
+                reason = f"{h.field} = {self.state.record[h.field]}"
+                self.state.outcome = Outcome(action="handoff", reason=reason, target=target)
+                return [line for line in [self._render(h.say) if h.say else None] if line]
         oc = spec.on_complete
         if oc is not None and oc.tool is not None:
             try:
-                result = await self.tools.call(oc.tool, record=dict(self.state.record))
+                result = await self._call_tool(oc.tool, record=dict(self.state.record))
+            except ToolUnavailable as e:
+                self._escalate(f"tool {oc.tool} failed: {_cause(e)}", [spec.phrases.error])
             except ToolError as e:
                 self._escalate(f"tool {oc.tool} failed: {e.message}", [e.message])
-            except Exception as e:
-                self._escalate(f"tool {oc.tool} failed: {e}", [spec.phrases.error])
             self._context.update(result)
             for key, value in result.items():
                 if key in spec.record:
@@ -522,12 +676,14 @@ class FormEngine(DialogEngine):
 
     # ------------------------------------------------------------------------------------------ outcomes
 
-    def _escalate(self, reason: str, lines: list[str]) -> NoReturn:
-        self.state.outcome = Outcome(action="escalate", reason=reason)
+    def _escalate(self, reason: str, lines: list[str], target: str = "", announce: bool = True) -> NoReturn:
+        """Hand the call to a human after ``lines`` and (if ``announce``) the agent's transfer line."""
+        target = target or _target(self.spec.escalation.transfer)
+        self.state.outcome = Outcome(action="escalate", reason=reason, target=target)
         self.state.escalated = True
         self._current = self._confirming = None
         say = self._render(self.spec.escalation.say) or self.spec.escalation.say
-        raise _Stop([*lines, say])
+        raise _Stop([*lines, say] if announce else lines)
 
     def _hang_up(self, reason: str, lines: list[str]) -> NoReturn:
         self.state.outcome = Outcome(action="hang_up", reason=reason)

@@ -61,6 +61,7 @@ from pydantic import (
     model_validator,
 )
 
+from agents.rules import Condition
 from agents.strict_yaml import StrictLoader
 from agents.strict_yaml import format_loc as _format_loc
 
@@ -68,9 +69,12 @@ AGENTS_DIR = Path(__file__).resolve().parent
 """The folder holding the built-in agent files."""
 
 DEFAULTS_FILE = "_defaults.yaml"
+NOT_AGENTS = frozenset({"router", "routing"})
+"""YAML files in the agents folder that configure agents rather than define one (model router, call
+routing), besides the ``_``-prefixed ones."""
 
 FieldType = Literal[
-    "string", "text", "number", "integer", "boolean", "date", "time", "phone", "email", "enum", "code"
+    "string", "text", "number", "integer", "boolean", "date", "time", "phone", "email", "enum", "list", "code"
 ]
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 
@@ -176,6 +180,14 @@ class EnumValue(_Model):
         return [s.strip() for s in v]
 
 
+class DeriveRule(_Model):
+    """One rule of a derived field: the first rule whose ``when`` holds (or that has no ``when``) gives
+    ``value``. Conditions read record fields (see ``agents.rules``)."""
+
+    when: str | None = None
+    value: Any
+
+
 class FieldSpec(_Model):
     """One record field: its type, how to ask for it, and what to do with the value.
 
@@ -207,6 +219,7 @@ class FieldSpec(_Model):
     escalate_say: str | None = None
     validate_with: str | None = Field(default=None, alias="validate")
     set_by: str | None = None
+    derive: list[DeriveRule] | None = None
 
     _pattern_re: re.Pattern[str] | None = PrivateAttr(default=None)
 
@@ -282,9 +295,9 @@ class FieldSpec(_Model):
     @model_validator(mode="after")
     def _check_by_type(self) -> FieldSpec:
         t = self.type
-        if t == "enum":
+        if t in ("enum", "list"):
             if not self.values:
-                raise ValueError("type enum needs `values`, e.g. values: [sedan, suv, truck]")
+                raise ValueError(f"type {t} needs `values`, e.g. values: [sedan, suv, truck]")
             seen: dict[str, str] = {}
             for ev in self.values:
                 for word in (ev.value, *ev.synonyms):
@@ -293,7 +306,7 @@ class FieldSpec(_Model):
                         raise ValueError(f"{word!r} is given for both {seen[key]!r} and {ev.value!r}")
                     seen[key] = ev.value
         elif self.values is not None:
-            raise ValueError(f"`values` only applies to enum fields (this field is {t})")
+            raise ValueError(f"`values` only applies to enum and list fields (this field is {t})")
         if self.pattern is not None:
             if t != "code":
                 raise ValueError(f"`pattern` only applies to code fields (this field is {t})")
@@ -329,13 +342,23 @@ class FieldSpec(_Model):
             and self.min > self.max
         ):
             raise ValueError(f"`min` ({self.min}) is greater than `max` ({self.max})")
-        if self.set_by is not None:
+        if self.derive is not None:
+            if self.set_by is not None:
+                raise ValueError(
+                    "a field is either derived (`derive`) or filled by a tool (`set_by`), not both"
+                )
+            if not self.derive:
+                raise ValueError(
+                    '`derive` needs at least one rule, e.g. - {when: "severity >= 8", value: urgent}'
+                )
+        if self.set_by is not None or self.derive is not None:
             clash = [
                 k for k in ("ask", "reask", "validate_with", "escalate_if") if getattr(self, k) is not None
             ] + (["confirm"] if self.confirm else [])
             if clash:
                 keys = ", ".join("validate" if k == "validate_with" else k for k in clash)
-                raise ValueError(f"a field filled by a tool (`set_by`) is never asked; remove {keys}")
+                how = "by a tool (`set_by`)" if self.set_by is not None else "by rules (`derive`)"
+                raise ValueError(f"a field filled {how} is never asked; remove {keys}")
         for v in self.escalate_values:
             self._check_escalate_value(v)
         if self.escalate_say is not None and self.escalate_if is None:
@@ -348,7 +371,7 @@ class FieldSpec(_Model):
             raise ValueError(f"escalate_if of a boolean field must be true or false, got {v!r}")
         if t in ("number", "integer") and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise ValueError(f"escalate_if of a {t} field must be a number, got {v!r}")
-        if t == "enum" and self.values and v not in [ev.value for ev in self.values]:
+        if t in ("enum", "list") and self.values and v not in [ev.value for ev in self.values]:
             allowed = ", ".join(ev.value for ev in self.values)
             raise ValueError(f"escalate_if {v!r} is not one of the enum values ({allowed})")
         if t not in ("boolean", "number", "integer") and not isinstance(v, str):
@@ -370,8 +393,8 @@ class FieldSpec(_Model):
 
     @property
     def asked(self) -> bool:
-        """Whether the form engine asks for this field (it does unless a tool fills it)."""
-        return self.set_by is None
+        """Whether the form engine asks for this field (it does unless a tool or a rule fills it)."""
+        return self.set_by is None and self.derive is None
 
     def label(self, name: str) -> str:
         """How to name the field in speech: ``policy_number`` → ``policy number``."""
@@ -434,6 +457,65 @@ class EscalationSpec(_Model):
         return v
 
 
+class RuleSpec(_Model):
+    """A call rule checked whenever the record changes: when ``when`` holds, ``action`` happens.
+
+    ``escalate`` hands the call to a human (to ``transfer`` if given, else the agent's escalation target)
+    after saying ``say``; ``end`` says ``say`` and ends the call politely. ``reason`` goes in the report and
+    the escalation event. Conditions read record fields (see ``agents.rules``).
+    """
+
+    when: str
+    action: Literal["escalate", "end"] = "escalate"
+    reason: str
+    say: str | None = None
+    transfer: TransferSpec | None = None
+
+    @field_validator("say")
+    @classmethod
+    def _say_template(cls, v: str | None) -> str | None:
+        if v is not None:
+            v = _not_blank(v) or v
+            _check_template(v, "bad template")
+        return v
+
+    @model_validator(mode="after")
+    def _transfer_only_when_escalating(self) -> RuleSpec:
+        if self.transfer is not None and self.action != "escalate":
+            raise ValueError("`transfer` only applies to rules with action: escalate")
+        return self
+
+
+class ModelSpec(_Model):
+    """Hints for the model router (LLM engine): the ``tier`` for ordinary turns, a per-turn
+    ``latency_budget_ms`` and ``by_turn`` (turn kind → tier) overrides. Tiers are named in
+    ``agents/router.yaml``."""
+
+    tier: str | None = None
+    latency_budget_ms: int | None = Field(default=None, ge=100)
+    by_turn: dict[str, str] = Field(default_factory=dict)
+
+
+class HandoffSpec(_Model):
+    """A front-door agent's hand-over: once enum ``field`` is filled, the call continues with the agent that
+    ``agents`` maps its value to (same call, same voice), carrying over the record and what was said."""
+
+    field: str
+    agents: dict[str, str]
+    say: str | None = None
+    carry: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Per target agent, fields to pass under another name: ``{triage: {request: symptoms}}``. Fields with
+    the same name in both agents always carry over."""
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, name in v.items():
+            if not _AGENT_NAME_RE.match(name):
+                raise ValueError(f"{key}: expected an agent name like fnol, got {name!r}")
+        return v
+
+
 class OnCompleteSpec(_Model):
     """What to do once every required field is filled: call ``tool`` (optional) and say ``say`` (a template
     over record fields, e.g. ``"Your claim number is {claim_number}."``), then hang up."""
@@ -450,14 +532,15 @@ class OnCompleteSpec(_Model):
 
 
 class LimitsSpec(_Model):
-    """Call limits: caller turns before escalating (``max_turns``), silent turns re-prompted before hanging
-    up (``silence_reprompts``), call length the worker enforces (``max_call_s``), and failed attempts at one
-    field before escalating (``max_field_failures``)."""
+    """Call limits: caller turns before escalating (``max_turns``), silent turns re-prompted
+    (``silence_reprompts``) before ``on_silence`` (escalate or hang up), call length the worker enforces
+    (``max_call_s``), and failed attempts at one field before escalating (``max_field_failures``)."""
 
     max_turns: int = Field(default=40, ge=1)
     silence_reprompts: int = Field(default=2, ge=0)
     max_call_s: float = Field(default=600.0, gt=0)
     max_field_failures: int = Field(default=3, ge=1)
+    on_silence: Literal["escalate", "hang_up"] = "escalate"
 
 
 class TurnSpec(_Model):
@@ -480,6 +563,9 @@ class PhrasesSpec(_Model):
     skip: str = "No problem."
     silence: str = "Are you still there?"
     silence_hangup: str = "I can't hear you, so I'll end the call now. Please call back anytime. Goodbye."
+    silence_transfer: str = "I can't hear you, so I'll connect you with a person who can help."
+    defer: str = "No problem, we can come back to that."
+    come_back: str = "Earlier you weren't sure about this one."
     goodbye: str = "Thanks for calling. Goodbye."
     human: str = "Of course."
     give_up: str = "I'm sorry, I'm having trouble understanding."
@@ -518,6 +604,9 @@ class AgentSpec(_Model):
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     turn: TurnSpec = Field(default_factory=TurnSpec)
     phrases: PhrasesSpec = Field(default_factory=PhrasesSpec)
+    rules: list[RuleSpec] = Field(default_factory=list)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    handoff: HandoffSpec | None = None
 
     _source: str = PrivateAttr(default="<agent>")
 
@@ -572,17 +661,75 @@ class AgentSpec(_Model):
                     )
                 )
             if f.set_by is not None:
+                fillers = {g.validate_with for g in self.record.values() if g.validate_with is not None}
+                if self.on_complete is not None and self.on_complete.tool is not None:
+                    fillers.add(self.on_complete.tool)
                 if f.set_by not in tools:
                     problems.append(
                         Problem(f"record.{fname}.set_by", f"tool {f.set_by!r} is not in `tools` ({listed})")
                     )
-                elif self.on_complete is None or self.on_complete.tool != f.set_by:
+                elif f.set_by not in fillers:
                     problems.append(
                         Problem(
                             f"record.{fname}.set_by",
-                            f"tool {f.set_by!r} must be the `on_complete.tool` to fill this field",
+                            f"tool {f.set_by!r} must be the `on_complete.tool` or another field's `validate` "
+                            "tool to fill this field",
                         )
                     )
+            for i, rule in enumerate(f.derive or []):
+                if rule.when is not None:
+                    try:
+                        Condition.parse(rule.when, self.record)
+                    except ValueError as e:
+                        problems.append(Problem(f"record.{fname}.derive[{i}].when", str(e)))
+                if f.type in ("enum", "list") and f.values:
+                    allowed = [ev.value for ev in f.values]
+                    items = rule.value if isinstance(rule.value, list) else [rule.value]
+                    for item in items:
+                        if item not in allowed:
+                            problems.append(
+                                Problem(
+                                    f"record.{fname}.derive[{i}].value",
+                                    f"{item!r} is not one of the values ({', '.join(allowed)})",
+                                )
+                            )
+        for i, rule in enumerate(self.rules):
+            try:
+                Condition.parse(rule.when, self.record)
+            except ValueError as e:
+                problems.append(Problem(f"rules[{i}].when", str(e)))
+            for ph in placeholders(rule.say or ""):
+                if ph not in self.record:
+                    problems.append(Problem(f"rules[{i}].say", f"{{{ph}}} is not a record field"))
+        if self.handoff is not None:
+            hf = self.record.get(self.handoff.field)
+            if hf is None or hf.type != "enum" or not hf.values:
+                problems.append(
+                    Problem("handoff.field", f"{self.handoff.field!r} must be an enum field of the record")
+                )
+            else:
+                allowed = [ev.value for ev in hf.values]
+                targets = set(self.handoff.agents.values())
+                for agent, fields in self.handoff.carry.items():
+                    if agent not in targets:
+                        problems.append(
+                            Problem(
+                                f"handoff.carry.{agent}", f"{agent!r} is not one of the `agents` handed to"
+                            )
+                        )
+                    for src in fields:
+                        if src not in self.record:
+                            problems.append(
+                                Problem(f"handoff.carry.{agent}.{src}", f"{src!r} is not a record field")
+                            )
+                for key in self.handoff.agents:
+                    if key not in allowed:
+                        problems.append(
+                            Problem(
+                                f"handoff.agents.{key}",
+                                f"{key!r} is not one of the values ({', '.join(allowed)})",
+                            )
+                        )
         if self.on_complete is not None:
             if self.on_complete.tool is not None and self.on_complete.tool not in tools:
                 problems.append(
@@ -681,9 +828,22 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
         return EnumValue
     if head == "voice" and len(loc) == 2:
         return VoiceSpec
+    if head == "record" and len(loc) == 4 and loc[2] == "derive":
+        return DeriveRule
+    if head == "rules" and len(loc) == 2:
+        return RuleSpec
+    if head == "rules" and len(loc) == 3 and loc[2] == "transfer":
+        return TransferSpec
     if head == "escalation":
         return EscalationSpec if len(loc) == 1 else TransferSpec if loc[1:] == ("transfer",) else None
-    single = {"limits": LimitsSpec, "turn": TurnSpec, "phrases": PhrasesSpec, "on_complete": OnCompleteSpec}
+    single = {
+        "limits": LimitsSpec,
+        "turn": TurnSpec,
+        "phrases": PhrasesSpec,
+        "on_complete": OnCompleteSpec,
+        "model": ModelSpec,
+        "handoff": HandoffSpec,
+    }
     return single.get(str(head)) if len(loc) == 1 else None
 
 
@@ -807,9 +967,11 @@ def parse_agent(
 
 def list_agents(agents_dir: Path | str | None = None) -> list[str]:
     """The names of the agents in ``agents_dir`` (default: the built-in folder): ``*.yaml`` not starting
-    with ``_``, sorted."""
+    with ``_`` and not one of ``NOT_AGENTS``, sorted."""
     folder = Path(agents_dir) if agents_dir is not None else AGENTS_DIR
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+    return sorted(
+        p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_") and p.stem not in NOT_AGENTS
+    )
 
 
 def _resolve(name_or_path: str | Path, agents_dir: Path | None) -> Path:

@@ -4,6 +4,14 @@ import inspect
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _tool_data_in_a_temp_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tools that file records (claims, intakes) write under a temp folder, never into the checkout."""
+    monkeypatch.setenv("RTAGENT_DATA_DIR", str(tmp_path_factory.mktemp("rtagent-data")))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run ``async def`` tests on a fresh event loop (no plugin needed)."""

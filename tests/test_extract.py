@@ -1,6 +1,8 @@
 """Tables for agents.extract: many phrasings per type, whisper-style transcripts included.
 
-``TODAY`` is Friday 2026-03-06, so "yesterday" is 2026-03-05 and "last Tuesday" 2026-03-03.
+``TODAY`` is Friday 2026-03-06, so "yesterday" is 2026-03-05 and "last Tuesday" 2026-03-03. The tables
+after it use ``WED``, Wednesday 2026-11-25, and add must-not-match rows, letter-code enums and the ``list``
+type with its negation scope.
 """
 
 from __future__ import annotations
@@ -747,3 +749,643 @@ def test_split_clauses() -> None:
     ]
     assert split_clauses("It was P.A. 44712 wasn't it") == ["It was P.A. 44712 wasn't it"]
     assert split_clauses("") == []
+
+
+# ========================================================================================================
+# Phrasing tables with ``WED`` = Wednesday 2026-11-25 as today: "yesterday" is Tuesday 11-24, "last
+# Friday" 11-20, "on Monday" 11-23.
+
+WED = date(2026, 11, 25)
+PAST_DATE = FieldSpec(type="date", max="today")
+FUTURE_DATE = FieldSpec(type="date", min="today")
+SEVERITY = FieldSpec(type="integer", min=1, max=10)
+MATTER = FieldSpec(
+    type="enum",
+    values={
+        "personal_injury": ["car accident", "slip and fall", "injured"],
+        "family": ["divorce", "custody"],
+        "employment": ["fired", "wrongful termination", "my employer"],
+        "criminal": ["arrested", "DUI", "charged"],
+        "immigration": ["visa", "green card", "deported"],
+        "real_estate": ["landlord", "eviction", "property"],
+        "other": [],
+    },
+)
+STATE = FieldSpec(  # as in legal.yaml: the postal codes are the values
+    type="enum",
+    values={
+        "CA": ["California", "Cali"],
+        "IN": ["Indiana"],
+        "OR": ["Oregon"],
+        "OH": ["Ohio"],
+        "ME": ["Maine"],
+        "OK": ["Oklahoma"],
+        "DC": ["Washington DC", "D.C."],
+        "WA": ["Washington"],
+        "NY": ["New York"],
+    },
+)
+STATE_BY_NAME = FieldSpec(  # the other way round: names as values, codes as synonyms
+    type="enum", values={"california": ["CA", "Cali"], "indiana": ["IN"], "oregon": ["OR"]}
+)
+PLAN = FieldSpec(type="enum", values={"plan_a": ["plan A"], "plan_b": ["plan B"]})
+RED_FLAGS = FieldSpec(
+    type="list",
+    values={
+        "chest_pain": ["chest pain", "chest pains", "pain in my chest", "my chest hurts", "tight chest"],
+        "trouble_breathing": [
+            "trouble breathing",
+            "shortness of breath",
+            "short of breath",
+            "can't breathe",
+            "hard to breathe",
+        ],
+        "dizziness": ["dizzy", "lightheaded"],
+        "fever": ["high temperature"],
+        "fainting": ["fainted", "passed out", "blacked out"],
+    },
+)
+
+
+def wed(field: FieldSpec, text: str, *, strict: bool = False) -> Any:
+    return extract(field, text, today=WED, strict=strict).value
+
+
+def wed_error(field: FieldSpec, text: str) -> str | None:
+    r = extract(field, text, today=WED)
+    assert r.value is None
+    return r.error
+
+
+# --------------------------------------------------------------------------------------------- code, more
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("P as in Peter, A as in apple, four four seven one two", "PA44712"),
+        ("PA four four seven one two", "PA44712"),
+        ("papa alpha 44712", "PA44712"),
+        ("Papa alpha four four seven one two.", "PA44712"),
+        ("P A double seven one two three", "PA77123"),
+        ("PA 4 double 7 1 2", "PA47712"),
+        ("PA triple five one two", "PA55512"),
+        ("P A four four seven one oh", "PA44710"),
+        ("PA oh four four seven one", "PA04471"),
+        ("P A four oh seven one two", "PA40712"),
+        ("It's P as in Peter, A as in apple, double four seven one two.", "PA44712"),
+        # The recognizer garbles the letter but keeps the spelling word, whose initial is the letter.
+        ("T as in Peter, I as an Apple 44712.", "PA44712"),
+        ("It's P As In Peter. I As An Apple 4 4 7 1 2", "PA44712"),
+        ("Sure, data is in Peter. I has an Apple 44712.", "PA44712"),
+        ("Sure, he does in Peter, A as in apple, 4 4 7 1 2.", "PA44712"),
+    ],
+)
+def test_code_spoken_forms(text: str, expected: str) -> None:
+    assert wed(POLICY, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was driving home from work when a truck hit me.",
+        "The policy is in my wife's name.",
+        "Oh, I think it's on the card.",
+        "I have two kids and one dog.",
+        "It happened on May 5th at 3 pm.",
+        "PA four four seven",
+        "PA 4471",
+        "P A 4 4 7 1",
+        "My car is in the shop, 44712.",
+        "I live in Portland and the number is 44712.",
+        "it was in traffic 44712",
+    ],
+)
+def test_code_must_not_match(text: str) -> None:
+    assert wed(POLICY, text) is None
+    assert wed(POLICY, text, strict=True) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["Oh, I think it's on the card.", "I have two kids and one dog.", "It happened at 3 pm."]
+)
+def test_code_ordinary_sentence_is_no_near_miss(text: str) -> None:
+    assert wed_error(POLICY, text) == "Sorry, I didn't catch that number."
+
+
+# -------------------------------------------------------------------------------------------- dates, more
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yesterday.", "2026-11-24"),
+        ("The day before yesterday.", "2026-11-23"),
+        ("Last Friday.", "2026-11-20"),
+        ("This Monday.", "2026-11-23"),
+        ("On Monday.", "2026-11-23"),
+        ("Monday.", "2026-11-23"),
+        ("On Wednesday.", "2026-11-18"),  # said on a Wednesday: last week's (today would be "today")
+        ("This Wednesday.", "2026-11-25"),
+        ("Two days ago.", "2026-11-23"),
+        ("A week ago.", "2026-11-18"),
+        ("March 3rd.", "2026-03-03"),
+        ("3rd of March.", "2026-03-03"),
+        ("The third of March.", "2026-03-03"),
+        ("March 3", "2026-03-03"),
+        ("On the 3rd of March.", "2026-03-03"),
+        ("11/20", "2026-11-20"),
+        ("November twentieth.", "2026-11-20"),
+        ("The twentieth.", "2026-11-20"),
+        ("On the 20th.", "2026-11-20"),
+        ("The 25th.", "2026-11-25"),
+        ("December 1st.", "2025-12-01"),  # without a year, never after `max`
+        ("November 30th.", "2025-11-30"),
+        ("It started yesterday morning.", "2026-11-24"),
+    ],
+)
+def test_date_phrasings_from_a_wednesday(text: str, expected: str) -> None:
+    assert wed(PAST_DATE, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("I don't remember.", "Sorry, I didn't catch the date."),
+        ("I have no idea.", "Sorry, I didn't catch the date."),
+        ("A while back.", "Roughly what date was that?"),
+        ("A few days ago.", "Roughly what date was that?"),
+        ("The other day.", "Roughly what date was that?"),
+        ("Tomorrow.", "That date is in the future."),
+        ("The day after tomorrow.", "That date is in the future."),
+        ("Next Monday.", "That date is in the future."),
+        ("November 30th, 2026", "That date is in the future."),
+        ("12/24/2026", "That date is in the future."),
+    ],
+)
+def test_date_must_not_match_from_a_wednesday(text: str, error: str) -> None:
+    assert wed_error(PAST_DATE, text) == error
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tomorrow.", "2026-11-26"),
+        ("The day after tomorrow.", "2026-11-27"),
+        ("On Monday.", "2026-11-30"),
+        ("This Monday.", "2026-11-30"),
+        ("Monday.", "2026-11-30"),
+        ("Next Monday.", "2026-11-30"),
+        ("This Wednesday.", "2026-11-25"),
+        ("On Wednesday.", "2026-12-02"),
+        ("The 20th.", "2026-12-20"),
+        ("The 30th.", "2026-11-30"),
+        ("March 3rd.", "2027-03-03"),
+        ("Today.", "2026-11-25"),
+    ],
+)
+def test_date_future_field_looks_ahead(text: str, expected: str) -> None:
+    assert wed(FUTURE_DATE, text) == expected
+
+
+def test_date_future_field_rejects_the_past() -> None:
+    assert wed_error(FUTURE_DATE, "Last Monday.") == "That date is too far back."
+    assert wed_error(FUTURE_DATE, "Yesterday.") == "That date is too far back."
+
+
+def test_date_without_bounds_reads_tomorrow_and_bare_weekdays_as_past() -> None:
+    assert wed(ANY_DATE, "tomorrow") == "2026-11-26"
+    assert wed(ANY_DATE, "on Monday") == "2026-11-23"
+
+
+def test_date_strict_from_a_wednesday() -> None:
+    assert wed(FUTURE_DATE, "My court date is tomorrow.", strict=True) == "2026-11-26"
+    assert wed(PAST_DATE, "It started on Monday.", strict=True) == "2026-11-23"
+    assert wed(PAST_DATE, "The twentieth.", strict=True) is None
+    assert wed(PAST_DATE, "A while back.", strict=True) is None
+
+
+# -------------------------------------------------------------------------------------------- times, more
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Around three in the afternoon.", "15:00"),
+        ("3 pm", "15:00"),
+        ("3 PM.", "15:00"),
+        ("15:30", "15:30"),
+        ("Half past two.", "14:30"),
+        ("Quarter to five.", "16:45"),
+        ("Noon.", "12:00"),
+        ("Midnight.", "00:00"),
+        ("About 7 in the morning.", "07:00"),
+        ("About seven in the morning.", "07:00"),
+        ("Seven thirty p.m.", "19:30"),
+        ("seven thirty pm", "19:30"),
+        ("7:30 in the evening", "19:30"),
+        ("Around 10 at night.", "22:00"),
+        ("At about half past seven in the evening.", "19:30"),
+    ],
+)
+def test_time_phrasings_more(text: str, expected: str) -> None:
+    assert wed(TIME, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["I don't know.", "A while ago.", "A few hours ago.", "I don't remember.", "Soon."]
+)
+def test_time_must_not_match(text: str) -> None:
+    assert wed_error(TIME, text)
+    assert wed(TIME, text, strict=True) is None
+
+
+# -------------------------------------------------------------------------------------------- phone, more
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "four two five, five five five, zero one two three",
+        "Four two five, five five five, oh one two three.",
+        "(425) 555-0123",
+        "425 555 0123",
+        "plus one four two five five five five zero one two three",
+        "Plus one, 425 555 0123.",
+        "+1 (425) 555-0123",
+        "four two five, double five five, zero one two three",
+        "four two five, five double five, zero one two three",
+        "It's four two five, triple five, zero one two three.",
+    ],
+)
+def test_phone_spoken_forms(text: str) -> None:
+    assert wed(PHONE, text) == "+14255550123"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("555-0123", "I only got seven digits. I need the area code too."),
+        ("five five five, zero one two three", "I only got seven digits. I need the area code too."),
+        ("My number is 5550123.", "I only got seven digits. I need the area code too."),
+        ("PA44712", "Sorry, I didn't catch a phone number."),
+        ("My policy number is PA 44712.", "I got 5 digits, but a phone number has ten."),
+        ("I don't know it by heart.", "Sorry, I didn't catch a phone number."),
+    ],
+)
+def test_phone_must_not_match(text: str, error: str) -> None:
+    assert extract(PHONE, text, today=WED) == ExtractResult(None, error)
+    assert wed(PHONE, text, strict=True) is None
+
+
+# ------------------------------------------------------------------------------------ yes / no with hedges
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yeah I think so.", True),
+        ("I think so.", True),
+        ("I believe so.", True),
+        ("I guess so.", True),
+        ("I suppose so.", True),
+        ("Yes, definitely.", True),
+        ("Not really.", False),
+        ("Nope.", False),
+        ("I don't think so.", False),
+        ("I don't believe so.", False),
+        ("Definitely not.", False),
+        ("I guess not.", False),
+        ("Yes... well no.", False),  # the last clause with an opinion wins
+        ("Yes, well, no.", False),
+        ("No... well, yes.", True),
+        ("I'm not sure.", None),
+        ("Maybe.", None),
+        ("Hmm.", None),
+    ],
+)
+def test_yes_no_hedges(text: str, expected: bool | None) -> None:
+    assert yes_no(text) is expected
+    assert wed(PLAIN_BOOL, text) is expected
+
+
+def test_boolean_unsure_is_asked_again() -> None:
+    assert wed_error(PLAIN_BOOL, "I'm not sure") == "That's okay. Your best guess is fine, yes or no."
+
+
+# -------------------------------------------------------------------------------------------- enum, more
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I was in a car accident.", "personal_injury"),
+        ("I had a slip and fall at the grocery store.", "personal_injury"),
+        ("I had a slip-and-fall.", "personal_injury"),
+        ("I got injured at work.", "personal_injury"),
+        ("Personal injury.", "personal_injury"),
+        ("I'm going through a divorce.", "family"),
+        ("It's about custody of my kids.", "family"),
+        ("Family.", "family"),
+        ("I was fired last week.", "employment"),
+        ("Wrongful termination.", "employment"),
+        ("My employer hasn't paid me.", "employment"),
+        ("I was arrested.", "criminal"),
+        ("I got a DUI.", "criminal"),
+        ("I got a dui.", "criminal"),  # three capitals are no letter code: any case matches
+        ("I've been charged with theft.", "criminal"),
+        ("My visa expired.", "immigration"),
+        ("It's about my green card.", "immigration"),
+        ("My son is being deported.", "immigration"),
+        ("My landlord won't give back my deposit.", "real_estate"),
+        ("I'm facing eviction.", "real_estate"),
+        ("A property dispute.", "real_estate"),
+        ("Real estate.", "real_estate"),
+        ("Other.", "other"),
+        ("I wasn't injured, I was fired.", "employment"),
+        ("I was fired, not arrested.", "employment"),  # a negated mention does not win
+        ("Not a divorce, it's custody.", "family"),
+    ],
+)
+def test_enum_by_synonym(text: str, expected: str) -> None:
+    assert wed(MATTER, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, can you hear me?",
+        "I'd like to speak with a lawyer.",
+        "I don't know.",
+        "It's complicated.",
+        "What are your hours?",
+        "It's not a divorce.",
+        "Yes.",
+    ],
+)
+def test_enum_must_not_match(text: str) -> None:
+    assert wed_error(MATTER, text) == "Sorry, which one? For example personal injury, family or employment."
+    assert wed(MATTER, text, strict=True) is None
+
+
+def test_enum_strict_by_synonym() -> None:
+    assert wed(MATTER, "Hi, I was in a car accident last week.", strict=True) == "personal_injury"
+    assert wed(MATTER, "I got fired and then arrested.", strict=True) is None
+    assert wed(MATTER, "I wasn't arrested.", strict=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CA", "CA"),
+        ("CA.", "CA"),
+        ("C.A.", "CA"),
+        ("C A", "CA"),
+        ("C. A.", "CA"),
+        ("C-A", "CA"),
+        ("California.", "CA"),
+        ("In California.", "CA"),
+        ("I live in Cali.", "CA"),
+        ("Oh, I'm in Ohio.", "OH"),
+        ("Or maybe Ohio.", "OH"),
+        ("Me and my wife live in Maine.", "ME"),
+        ("IN", "IN"),
+        ("Indiana.", "IN"),
+        ("OR", "OR"),
+        ("It's in OR.", "OR"),
+        ("Oklahoma.", "OK"),
+        ("OK, Oregon.", "OR"),
+        ("Washington DC.", "DC"),
+        ("Washington D.C.", "DC"),
+        ("D.C.", "DC"),
+        ("DC", "DC"),
+        ("Washington.", "WA"),
+        ("Oregon, not Washington.", "OR"),
+        ("New York, or maybe Oregon.", "OR"),
+    ],
+)
+def test_enum_state_codes_need_capitals(text: str, expected: str) -> None:
+    assert wed(STATE, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["in", "or", "me", "oh", "ok", "ca", "OK", "OK.", "Ok", "I'm in a car.", "Oh, I don't know.", "Or not."],
+)
+def test_enum_state_codes_must_not_match_words(text: str) -> None:
+    assert wed_error(STATE, text) == "Sorry, which one? For example California, Indiana or Oregon."
+
+
+def test_enum_state_codes_are_never_volunteered() -> None:
+    assert wed(STATE, "I'm calling from California.", strict=True) == "CA"
+    assert wed(STATE, "Washington D.C.", strict=True) == "DC"
+    assert wed(STATE, "CA", strict=True) is None
+    assert wed(STATE, "P A 4 4 7 1 2", strict=True) is None
+    assert wed(STATE, "I live in Oregon or Washington.", strict=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm in California.", "california"),
+        ("CA", "california"),
+        ("C.A.", "california"),
+        ("I live in IN.", "indiana"),
+        ("I live in Indiana.", "indiana"),
+        ("Cali", "california"),
+        ("in", None),
+        ("or", None),
+        ("I'm in, or I was in, Texas.", None),
+    ],
+)
+def test_enum_code_synonyms_need_capitals(text: str, expected: str | None) -> None:
+    assert wed(STATE_BY_NAME, text) == expected
+
+
+def test_enum_spelled_capital_before_the_pronoun_i() -> None:
+    assert wed(PLAN, "Plan B I think.") == "plan_b"
+    assert wed(PLAN, "I want plan A.") == "plan_a"
+
+
+def test_enum_error_names_all_options_when_few() -> None:
+    assert wed_error(STATE_BY_NAME, "Texas") == "Please say california, indiana or oregon."
+
+
+# ------------------------------------------------------------------------------------------ numbers, more
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("About a seven.", 7),
+        ("Seven out of ten.", 7),
+        ("About a 7 out of 10.", 7),
+        ("It was 9/10.", 9),
+        ("A 7.", 7),
+        ("An eight.", 8),
+        ("It's like an eight or nine.", 9),  # alternatives: the larger
+        ("Nine, or maybe eight.", 9),
+        ("Between six and seven.", 7),
+        ("A six, maybe a seven.", 7),
+        ("8-9", 9),
+        ("Six or seven or eight.", 8),
+        ("On a scale of one to ten, I'd say a six.", 6),
+        ("Ten.", 10),
+        ("Ten out of ten.", 10),
+        ("One.", 1),
+        ("I said 5, no, 6.", 6),  # a correction: the last number
+    ],
+)
+def test_severity_phrasings(text: str, expected: int) -> None:
+    assert wed(SEVERITY, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("Eleven.", "That should be at most 10."),
+        ("Twelve out of ten.", "That should be at most 10."),
+        ("Zero.", "That should be at least 1."),
+        ("I don't know.", "Sorry, I didn't catch a number."),
+        ("It hurts a lot.", "Sorry, I didn't catch a number."),
+    ],
+)
+def test_severity_rejects(text: str, error: str) -> None:
+    assert wed_error(SEVERITY, text) == error
+
+
+def test_count_ranges_take_the_larger_end() -> None:
+    assert wed(COUNT, "Two or three.") == 3
+    assert wed(COUNT, "Two to three people.") == 3
+    assert wed(AMOUNT, "1,200 to 1,500 dollars.") == 1500
+
+
+# --------------------------------------------------------------------------------------------------- list
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Chest pain.", ["chest_pain"]),
+        ("Chest pain and shortness of breath.", ["chest_pain", "trouble_breathing"]),
+        ("Shortness of breath and chest pain.", ["trouble_breathing", "chest_pain"]),
+        ("I'm dizzy and I have chest pain.", ["dizziness", "chest_pain"]),
+        ("Chest pain, chest pains, and more chest pain.", ["chest_pain"]),
+        ("I can't breathe.", ["trouble_breathing"]),
+        ("My chest hurts and I feel lightheaded.", ["chest_pain", "dizziness"]),
+        ("I passed out this morning.", ["fainting"]),
+        ("chest_pain", ["chest_pain"]),
+        ("Yes, chest pain.", ["chest_pain"]),
+    ],
+)
+def test_list_values_in_order_of_first_mention(text: str, expected: list[str]) -> None:
+    assert wed(RED_FLAGS, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No.",
+        "Nope.",
+        "None.",
+        "Nothing like that.",
+        "None of those.",
+        "No, nothing.",
+        "No, none of those.",
+        "I don't think so.",
+        "Not really.",
+        "No, just a headache.",
+    ],
+)
+def test_list_negative_answer_is_empty(text: str) -> None:
+    assert extract(RED_FLAGS, text, today=WED) == ExtractResult([])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No chest pain.",
+        "I don't have trouble breathing.",
+        "Not dizzy.",
+        "Without a high temperature.",
+        "I've never passed out.",
+        "I haven't had any chest pain.",
+        "No real chest pain.",
+        "No chest pain or trouble breathing.",
+        "No chest pain and no trouble breathing.",
+        "Neither chest pain nor shortness of breath.",
+        "No fever, chills or chest pain.",
+        "I don't have a fever, headache or chest pain.",
+        "I don't think I have chest pain.",
+        "I'm not short of breath.",
+        "No, no chest pain.",
+        "I have chest pain, no wait, no chest pain.",  # a value's last mention decides
+    ],
+)
+def test_list_negated_mentions_do_not_count(text: str) -> None:
+    assert wed(RED_FLAGS, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("No chest pain, but I'm a bit dizzy.", ["dizziness"]),
+        ("I'm not dizzy but I can't breathe.", ["trouble_breathing"]),
+        ("No fever, I have chest pain.", ["chest_pain"]),  # a new subject ends the scope
+        ("No fever, my chest hurts.", ["chest_pain"]),
+        ("I don't have a fever and have chest pain.", ["chest_pain"]),  # a coordinated verb ends it
+        ("I haven't had any chest pain, but I fainted this morning.", ["fainting"]),
+        ("I feel dizzy, not chest pain though.", ["dizziness"]),
+        ("Not chest pain, trouble breathing.", ["trouble_breathing"]),  # a bare comma: a correction
+        ("No, chest pain.", ["chest_pain"]),  # "No," alone is an answer word, not a scope
+        ("No, I have chest pain.", ["chest_pain"]),
+        ("Not really, just dizzy.", ["dizziness"]),
+        ("Nothing except chest pain.", ["chest_pain"]),
+        ("I'm not sure if it's chest pain.", ["chest_pain"]),  # uncertainty is no negation
+        ("I don't know, maybe I'm dizzy.", ["dizziness"]),
+        ("No idea, maybe chest pain.", ["chest_pain"]),
+        ("I have chest pain and no trouble breathing.", ["chest_pain"]),
+        ("No chest pain. I passed out though.", ["fainting"]),
+        ("I don't have chest pain. Well, actually I do have chest pain.", ["chest_pain"]),
+    ],
+)
+def test_list_negation_scope_ends(text: str, expected: list[str]) -> None:
+    assert wed(RED_FLAGS, text) == expected
+
+
+@pytest.mark.parametrize("text", ["Yes.", "I have a headache.", "I'm not sure.", "What do you mean?", "Hmm."])
+def test_list_error_names_a_couple_of_options(text: str) -> None:
+    assert (
+        wed_error(RED_FLAGS, text)
+        == "Please say which ones, for example chest pain or trouble breathing, or say none."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm calling because I have chest pain.", ["chest_pain"]),
+        ("My mother fainted and she's dizzy.", ["fainting", "dizziness"]),
+        ("No chest pain.", None),
+        ("No.", None),
+        ("None of those.", None),
+        ("I need a nurse.", None),
+    ],
+)
+def test_list_strict_needs_a_positive_mention(text: str, expected: list[str] | None) -> None:
+    assert wed(RED_FLAGS, text, strict=True) == expected
+
+
+def test_list_letter_codes() -> None:
+    states = FieldSpec(type="list", values={"CA": ["California"], "OR": ["Oregon"], "IN": ["Indiana"]})
+    assert wed(states, "CA and OR") == ["CA", "OR"]
+    assert wed(states, "California or Oregon, not Indiana") == ["CA", "OR"]
+    assert wed(states, "I live in California or in Oregon") == ["CA", "OR"]
+
+
+def test_speak_list() -> None:
+    assert speak_value("list", ["chest_pain", "trouble_breathing"]) == "chest pain and trouble breathing"
+    assert speak_value("list", ["fever", "chest_pain", "fainting"]) == "fever, chest pain and fainting"
+    assert speak_value("list", ["chest_pain"]) == "chest pain"
+    assert speak_value("list", []) == "none"
+    assert speak_value("list", None) == ""
