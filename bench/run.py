@@ -1,6 +1,6 @@
 """``rtagent bench``: the figures an operator asks for first, as one JSON object on stdout.
 
-1. Latency and barge-in: the fixed caller scripts in ``rtagent/local/scripts`` run through the simulator
+1. Latency and barge-in: the fixed caller scripts in ``tests/scenarios`` run through the simulator
    against a worker with the offline engines, with phone-band caller audio. Per caller turn: end of caller
    speech → first agent audio; per barge-in: caller speech onset → StopAudio; per-hop figures from the worker.
 2. Concurrency: one worker process with remote-style simulated STT/TTS (the CPU of a cloud engine is not the
@@ -30,7 +30,7 @@ from rtagent.local.run import CallerEngines, place_call
 from rtagent.local.script import load_script
 from rtagent.local.worker_process import WorkerProcess
 
-SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "rtagent" / "local" / "scripts"
+SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
 HOPS = ("endpointing", "stt", "agent_first_token", "tts_first_audio")
 LATE_LIMIT_MS = 20.0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agents.dialog import DialogEngine
+from agents.spec import AgentSpec
 from media_worker.engines.base import (
     ENGINE_RATE_HZ,
     SpeechToText,
@@ -23,6 +24,7 @@ from media_worker.engines.base import (
     VoiceActivityDetector,
 )
 from media_worker.engines.tts_cache import CachedTts
+from media_worker.escalation import EscalationSink, RecordingEscalationSink
 from media_worker.pipeline.agent import split_sentences
 from media_worker.pipeline.pacer import Ticker
 from media_worker.pipeline.vad import VadConfig
@@ -43,6 +45,8 @@ class WorkerConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     endpoint_ms: int | None = None
     """Overrides every agent's endpoint window when set."""
+    data_dir: Path | None = None
+    """Where the local tools keep their data (claims, intakes); None: ``RTAGENT_DATA_DIR`` or ``.rtagent``."""
 
 
 class WorkerRuntime:
@@ -55,6 +59,8 @@ class WorkerRuntime:
         self._stt: SpeechToText | None = None
         self._tts: CachedTts | None = None
         self._prepared: set[tuple[str, int]] = set()
+        self._tools: Any = None
+        self.escalations: EscalationSink = RecordingEscalationSink()
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -83,18 +89,17 @@ class WorkerRuntime:
 
     async def _warm_agents(self) -> None:
         """Synthesize every agent's greeting before taking calls, and its other fixed phrases right after."""
-        from agents.form import FormEngine
-        from agents.spec import AgentSpecError, list_agents, load_agent
+        from agents.spec import AgentSpecError, list_agents
 
         for name in list_agents(self.config.agents_dir):
             try:
-                dialog = FormEngine(load_agent(name, self.config.agents_dir))
+                dialog = self.open_dialog(name)
             except AgentSpecError as exc:
                 log.error("agent %s does not load and will refuse calls: %s", name, exc)
                 continue
-            greeting = split_sentences(dialog.greeting())
-            await self.tts.prepare(greeting, ENGINE_RATE_HZ, _voice_for(dialog.spec))
-            self._prepare_phrases(name, dialog, ENGINE_RATE_HZ, _voice_for(dialog.spec))
+            voice = _voice_for(getattr(dialog, "spec", None))
+            await self.tts.prepare(split_sentences(dialog.greeting()), ENGINE_RATE_HZ, voice)
+            self._prepare_phrases(name, dialog, ENGINE_RATE_HZ, voice)
 
     async def close(self) -> None:
         self.ready = False
@@ -124,24 +129,37 @@ class WorkerRuntime:
 
     def check_agent(self, name: str) -> str | None:
         """None if the agent loads, else a readable reason (unknown agent, invalid YAML)."""
-        from agents.form import FormEngine
-        from agents.spec import AgentSpecError, load_agent
+        from agents.spec import AgentSpecError
 
         try:
-            FormEngine(load_agent(name, self.config.agents_dir))
+            self.open_dialog(name)
         except AgentSpecError as exc:
             return str(exc)
         return None
+
+    def build_engine(self, spec: AgentSpec) -> DialogEngine:
+        """The dialog engine for one agent on one call."""
+        from agents.form import FormEngine
+        from agents.tools import default_registry
+
+        if self._tools is None:
+            self._tools = default_registry(self.config.data_dir)
+        return FormEngine(spec, tools=self._tools)
+
+    def open_dialog(self, agent: str) -> DialogEngine:
+        """A fresh dialog for one call (following hand-overs), from the agent's YAML as it is now on disk."""
+        from agents.conversation import open_conversation
+
+        return open_conversation(agent, self.build_engine, self.config.agents_dir)
 
     def new_dialog(
         self, agent: str, sample_rate_hz: int = 16000
     ) -> tuple[DialogEngine, Voice | None, TurnConfig]:
         """A fresh dialog for one call, from the agent's YAML as it is now on disk."""
-        from agents.form import FormEngine
         from agents.spec import load_agent
 
         spec = load_agent(agent, self.config.agents_dir)
-        dialog = FormEngine(spec)
+        dialog = self.open_dialog(agent)
         voice = _voice_for(spec)
         endpoint_ms = self.config.endpoint_ms or spec.turn.endpoint_ms
         self._prepare_phrases(agent, dialog, sample_rate_hz, voice)

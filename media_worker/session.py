@@ -21,6 +21,7 @@ from agents.dialog import DialogEngine, Outcome
 from media_worker import protocol
 from media_worker.engines.base import ENGINE_RATE_HZ, FRAME_BYTES, Voice
 from media_worker.engines.resample import PcmChunker, StreamResampler
+from media_worker.escalation import EscalationRequest, EscalationSink, summarize
 from media_worker.frames import AudioIn, Dtmf, EndCall
 from media_worker.pipeline.agent import AgentStage, TurnRecord
 from media_worker.pipeline.pacer import Pacer, PacerStage, Ticker
@@ -33,6 +34,7 @@ from media_worker.turn_policy import TurnConfig
 log = logging.getLogger(__name__)
 
 MAX_LOGGED_ERRORS = 20
+ESCALATION_TIMEOUT_S = 10.0
 """Malformed messages logged one by one per call, then every 100th: a broken peer must not flood the logs."""
 
 
@@ -49,6 +51,8 @@ class Engines(Protocol):
     def new_dialog(
         self, agent: str, sample_rate_hz: int
     ) -> tuple[DialogEngine, Voice | None, TurnConfig]: ...
+    @property
+    def escalations(self) -> EscalationSink: ...
 
 
 @dataclass(slots=True)
@@ -63,6 +67,11 @@ class CallSummary:
     record: dict[str, Any] = field(default_factory=dict)
     escalated: bool = False
     escalation_reason: str = ""
+    escalation_target: str = ""
+    agents: list[str] = field(default_factory=list)
+    """Every agent that served the call (more than one after a hand-over)."""
+    unknown: list[str] = field(default_factory=list)
+    usage: list[dict[str, Any]] = field(default_factory=list)
     sample_rate_hz: int = 0
     turns: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -102,6 +111,7 @@ class CallSession:
         self._t_ms = 0
         self._ended = asyncio.Event()
         self._outcome: Outcome | None = None
+        self._escalation: asyncio.Task[None] | None = None
         self.summary = CallSummary(call_id, agent, agent)
         self._unknown_kinds: set[str] = set()
 
@@ -118,6 +128,8 @@ class CallSession:
                 self.summary.errors.append(f"receive: {reader.exception()}")
             if ender in done:
                 self.summary.ended_by = "transfer" if self.summary.escalated else "agent_hangup"
+                if self._escalation is not None:
+                    await asyncio.gather(self._escalation, return_exceptions=True)
                 await self._drain()
                 await ws.close(1000, self.summary.ended_by)
             else:
@@ -261,8 +273,29 @@ class CallSession:
         if outcome.action == "escalate":
             self.summary.escalated = True
             self.summary.escalation_reason = outcome.reason
+            self.summary.escalation_target = outcome.target
+            self._escalation = asyncio.get_running_loop().create_task(self._request_transfer(outcome))
         log.info("call %s: agent ends the call (%s %s)", self.call_id, outcome.action, outcome.reason)
         self._ended.set()
+
+    async def _request_transfer(self, outcome: Outcome) -> None:
+        state = self._agent_stage.engine.state if self._agent_stage is not None else None
+        agent = state.agent if state is not None else self.agent
+        record = dict(state.record) if state is not None else {}
+        request = EscalationRequest(
+            self.call_id,
+            agent,
+            outcome.reason,
+            record,
+            outcome.target,
+            summarize(agent, outcome.reason, record),
+        )
+        try:
+            async with asyncio.timeout(ESCALATION_TIMEOUT_S):
+                await self._engines.escalations.escalate(request)
+        except Exception as exc:  # the call still ends cleanly; the failure is on record
+            log.error("call %s: escalation request failed: %s", self.call_id, exc)
+            self.summary.errors.append(f"escalation: {exc}")
 
     async def _shutdown(self) -> None:
         if self._pipeline is not None:
@@ -279,6 +312,9 @@ class CallSession:
         state = stage.engine.state
         self.summary.record = dict(state.record)
         self.summary.agent_final = state.agent
+        self.summary.agents = list(state.agents) or [state.agent]
+        self.summary.unknown = list(state.unknown)
+        self.summary.usage = list(state.usage)
         self.summary.escalated = self.summary.escalated or state.escalated
         self.summary.turns = [_turn_json(t) for t in stage.turns]
         if self._stt_stage is not None:

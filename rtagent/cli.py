@@ -15,7 +15,9 @@ import logging
 import sys
 from pathlib import Path
 
-SCRIPTS_DIR = Path(__file__).parent / "local" / "scripts"
+SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
+"""Caller scripts, one per scenario. ``rtagent call --agent NAME`` uses NAME.yaml, else the first
+NAME_*.yaml."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("--rate", type=int, choices=[16000, 24000], default=16000, help="media sample rate")
     call.add_argument("--endpoint-ms", type=int, default=None)
     call.add_argument("--log-level", default="warning", help="worker and simulator log level")
+    call.add_argument(
+        "--text", action="store_true", help="play the script against the dialog in text (no audio, no worker)"
+    )
+
+    scen = sub.add_parser("scenarios", help="run caller scripts and score the records the agents captured")
+    scen.add_argument("paths", nargs="*", type=Path, help="scripts or folders (default: tests/scenarios)")
+    scen.add_argument("--text", action="store_true", help="dialog only, in text (seconds, not minutes)")
 
     bench = sub.add_parser("bench", help="run the benchmark and print one JSON object")
     bench.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
@@ -51,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "call":
         return _call(args)
+    if args.command == "scenarios":
+        return _scenarios(args)
     return _bench(args)
 
 
@@ -85,6 +96,8 @@ def _call(args: argparse.Namespace) -> int:
             print("rtagent call: give --agent NAME or --script FILE", file=sys.stderr)
             return 2
         script_path = SCRIPTS_DIR / f"{args.agent}.yaml"
+        if not script_path.exists():  # else the agent's first scenario, e.g. triage_routine.yaml
+            script_path = next(iter(sorted(SCRIPTS_DIR.glob(f"{args.agent}_*.yaml"))), script_path)
         if not script_path.exists():
             print(
                 f"rtagent call: no sample script for agent {args.agent!r}; give --script FILE",
@@ -98,21 +111,28 @@ def _call(args: argparse.Namespace) -> int:
         print(f"rtagent call: {exc}", file=sys.stderr)
         return 2
 
-    report = asyncio.run(
-        run_call(
-            script,
-            agent,
-            url=args.url,
-            rate=args.rate,
-            wav=args.wav,
-            endpoint_ms=args.endpoint_ms,
-            log_level=args.log_level,
+    if args.text:
+        from rtagent.local.text_call import run_text_call
+
+        report = asyncio.run(run_text_call(script, agent))
+        for entry in report.transcript:
+            print(f"{entry.role:>6} › {entry.text}")
+    else:
+        report = asyncio.run(
+            run_call(
+                script,
+                agent,
+                url=args.url,
+                rate=args.rate,
+                wav=args.wav,
+                endpoint_ms=args.endpoint_ms,
+                log_level=args.log_level,
+            )
         )
-    )
     text = report.model_dump_json(indent=2)
     if args.report:
         args.report.write_text(text + "\n")
-    print(_summary_line(report), flush=True)
+    print(_summary_line(report, text=args.text), flush=True)
     if args.check:
         failures = check_expect(report, script.expect) if script.expect else []
         failures += [f"the agent missed {report.missed_turns} caller turn(s)"] if report.missed_turns else []
@@ -122,19 +142,56 @@ def _call(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary_line(report: object) -> str:
+def _scenarios(args: argparse.Namespace) -> int:
+    from rtagent.local.scenarios import run_scenarios, summary
+    from rtagent.local.script import ScriptError
+
+    _setup_logging("warning")
+    paths: list[Path] = []
+    for p in args.paths or [SCRIPTS_DIR]:
+        paths += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    if not paths:
+        print("rtagent scenarios: no caller scripts found", file=sys.stderr)
+        return 2
+    try:
+        results = asyncio.run(run_scenarios(paths, text=args.text))
+    except (ScriptError, ValueError) as exc:
+        print(f"rtagent scenarios: {exc}", file=sys.stderr)
+        return 2
+    out = summary(results)
+    print(json.dumps(out, indent=2))
+    return 0 if out["passed"] else 1
+
+
+def _summary_line(report: object, text: bool = False) -> str:
     from rtagent.local.report import CallReport, summarize
 
     assert isinstance(report, CallReport)
     resp = summarize(report.latency.response_ms)
     barge = summarize(report.latency.barge_in_ms)
+    length = f"{len(report.transcript)} turns" if text else f"{report.duration_ms / 1000:.1f}s"
     lines = [
-        f"\ncall {report.call_id}: ended by {report.ended_by} after {report.duration_ms / 1000:.1f}s,"
-        f" agent {report.agent} → {report.agent_final}, escalated={str(report.escalated).lower()}",
+        f"\ncall {report.call_id}: ended by {report.ended_by} after {length},"
+        f" agent {' → '.join(report.agents or [report.agent])}, escalated={str(report.escalated).lower()}"
+        + (
+            f" ({report.escalation_reason} → {report.escalation_target or 'default queue'})"
+            if report.escalated
+            else ""
+        ),
         f"record: {json.dumps(report.record)}",
-        f"response ms p50={resp['p50']} p95={resp['p95']} n={resp['n']}; barge-in ms p50={barge['p50']}"
-        f" n={barge['n']}; greeting ms={report.latency.greeting_ms}; missed turns={report.missed_turns}",
     ]
+    if not text:
+        lines.append(
+            f"response ms p50={resp['p50']} p95={resp['p95']} n={resp['n']}; barge-in ms p50={barge['p50']}"
+            f" n={barge['n']}; greeting ms={report.latency.greeting_ms}; missed turns={report.missed_turns}"
+        )
+    if report.unknown:
+        lines.append("caller did not know: " + ", ".join(report.unknown))
+    if report.usage:
+        tokens = sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in report.usage)
+        cost = sum(u.get("cost_usd", 0.0) for u in report.usage)
+        models = sorted({str(u.get("deployment")) for u in report.usage})
+        lines.append(f"models: {', '.join(models)}; {tokens} tokens, about ${cost:.4f}")
     if report.errors:
         lines.append("errors: " + "; ".join(report.errors))
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.dialog import DialogEngine, DialogState, Message
+from agents.dialog import DialogEngine, DialogState, Message, Outcome
 from media_worker.engines.base import (
     SpeechToText,
     SttResult,
@@ -22,12 +22,18 @@ from media_worker.engines.base import (
     Voice,
     VoiceActivityDetector,
 )
+from media_worker.escalation import RecordingEscalationSink
 from media_worker.pipeline.pacer import Ticker
 from media_worker.pipeline.vad import VadConfig
 from media_worker.turn_policy import TurnConfig
 
 SPEECH_LEVEL = 1000
-WORDS_BY_LEVEL = {2000: "my policy number is PA44712", 3000: "wait a second", 4000: "goodbye"}
+WORDS_BY_LEVEL = {
+    2000: "my policy number is PA44712",
+    3000: "wait a second",
+    4000: "goodbye",
+    5000: "a human please",
+}
 TTS_MS_PER_WORD = 100
 
 
@@ -97,6 +103,11 @@ class EchoDialog(DialogEngine):
         if "goodbye" in caller_text:
             self.state.outcome.action = "hang_up"
             clauses = ["Goodbye."]
+        elif "human" in caller_text:
+            self.state.record["reason"] = caller_text
+            self.state.outcome = Outcome("escalate", "caller asked for a human", "tel:+18005550199")
+            self.state.escalated = True
+            clauses = ["Transferring you now."]
         else:
             clauses = [f"You said {caller_text}.", "Anything else?"]
         self.state.history.append(Message("agent", " ".join(clauses)))
@@ -113,6 +124,7 @@ class FakeRuntime:
         self.tts = WordTts()
         self.dialogs: list[EchoDialog] = []
         self.ready = True
+        self.escalations = RecordingEscalationSink()
 
     def new_vad_streams(self) -> tuple[VadStream, VadStream]:
         return LevelVadStream(), LevelVadStream()

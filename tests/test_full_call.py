@@ -14,7 +14,7 @@ from rtagent.local.report import check_expect
 from rtagent.local.run import run_call
 from rtagent.local.script import load_script
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "rtagent" / "local" / "scripts"
+SCRIPTS = Path(__file__).resolve().parent / "scenarios"
 
 pytestmark = pytest.mark.engines
 

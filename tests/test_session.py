@@ -168,6 +168,25 @@ async def test_agent_hang_up_closes_the_socket_after_the_last_word():
     assert runtime.tts.spoken[-1] == "Goodbye."
 
 
+async def test_escalation_is_requested_with_the_record_after_the_transfer_line():
+    runtime, ws, task = await start()
+    caller = Caller(ws)
+    await caller.frames(70)
+    await caller.frames(20, level=5000)
+    await caller.until(lambda: ws.closed is not None, limit_frames=200)
+    summary = await asyncio.wait_for(task, 5)
+    await runtime.close()
+    assert ws.closed == (1000, "transfer")
+    assert runtime.tts.spoken[-1] == "Transferring you now."
+    [request] = runtime.escalations.requests
+    assert request.reason == "caller asked for a human"
+    assert request.target == "tel:+18005550199"
+    assert request.record == {"reason": "a human please"}
+    assert request.agent == "echo"
+    assert "caller asked for a human" in request.summary
+    assert summary.escalated and summary.escalation_target == "tel:+18005550199"
+
+
 @pytest.mark.parametrize("rate", [16000, 24000])
 async def test_outbound_frames_are_20_ms_at_the_call_rate(rate):
     runtime, ws, task = await start(rate)

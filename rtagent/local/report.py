@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -89,9 +90,11 @@ class Latency(BaseModel):
 class CallReport(BaseModel):
     """Everything one simulated call produced; written as JSON at the end of the call.
 
-    ``agent`` is the agent called, ``agent_final`` the one holding the call at the end (after any handoff).
-    ``missed_turns`` counts caller lines the agent never responded to. ``wav`` is the path of the call
-    recording if one was written.
+    ``agent`` is the agent called, ``agent_final`` the one holding the call at the end (after any handoff),
+    ``agents`` every agent that served it. ``escalation_reason``/``escalation_target`` say why and where a
+    transfer was asked; ``unknown`` lists required fields the caller did not know; ``usage`` has one entry
+    per model call of an LLM engine (deployment, tokens, estimated cost). ``missed_turns`` counts caller
+    lines the agent never responded to. ``wav`` is the path of the call recording if one was written.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -99,8 +102,13 @@ class CallReport(BaseModel):
     call_id: str
     agent: str
     agent_final: str | None = None
+    agents: list[str] = Field(default_factory=list)
     record: dict[str, Any] = Field(default_factory=dict)
     escalated: bool = False
+    escalation_reason: str = ""
+    escalation_target: str = ""
+    unknown: list[str] = Field(default_factory=list)
+    usage: list[dict[str, Any]] = Field(default_factory=list)
     ended_by: EndedBy
     duration_ms: float = Field(ge=0)
     transcript: list[TranscriptEntry] = Field(default_factory=list)
@@ -147,8 +155,39 @@ def _as_number(v: Any) -> float | None:
     return None
 
 
-def values_match(expected: Any, actual: Any) -> bool:
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DATE_TOKEN = re.compile(r"^\{\s*(today|yesterday|last (\w+))\s*(?:([+-])\s*(\d+))?\s*\}$", re.I)
+
+
+def resolve_date_token(text: str, today: date) -> str | None:
+    """``{today}``, ``{yesterday}``, ``{today-3}``, ``{last friday}`` → an ISO date; None if not a token.
+
+    ``last <weekday>`` is the most recent such day strictly before ``today``. Lets a script expect the
+    date a caller gave in relative words, whatever day the call runs."""
+    m = _DATE_TOKEN.match(text.strip())
+    if m is None:
+        return None
+    word, weekday, sign, n = m.group(1).lower(), m.group(2), m.group(3), m.group(4)
+    if word == "today":
+        day = today
+    elif word == "yesterday":
+        day = today - timedelta(days=1)
+    elif weekday is not None and weekday.lower() in _WEEKDAYS:
+        back = (today.weekday() - _WEEKDAYS.index(weekday.lower())) % 7 or 7
+        day = today - timedelta(days=back)
+    else:
+        return None
+    if n is not None:
+        day += timedelta(days=int(n) if sign == "+" else -int(n))
+    return day.isoformat()
+
+
+def values_match(expected: Any, actual: Any, today: date | None = None) -> bool:
     """Whether ``actual`` satisfies ``expected`` after normalising.
+
+    An expected string ``re:PATTERN`` matches a string the regex fully matches; a date token such as
+    ``{yesterday}`` or ``{last friday}`` (see ``resolve_date_token``) matches that ISO date, counted from
+    ``today`` (default: the current date).
 
     Booleans exactly (``true`` never equals ``1`` or ``'true'``); numbers numerically (``3 == 3.0``, and a
     string holding a number on either side is read as that number when the other side is a number); strings
@@ -162,17 +201,20 @@ def values_match(expected: Any, actual: Any) -> bool:
     if isinstance(expected, int | float) or isinstance(actual, int | float):
         e, a = _as_number(expected), _as_number(actual)
         return e is not None and a is not None and math.isclose(e, a, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(expected, str) and expected.startswith("re:"):
+        return isinstance(actual, str) and re.fullmatch(expected[3:], actual) is not None
     if isinstance(expected, str) and isinstance(actual, str):
-        return _norm_text(expected) == _norm_text(actual)
+        resolved = resolve_date_token(expected, today or date.today())
+        return _norm_text(resolved or expected) == _norm_text(actual)
     if isinstance(expected, Mapping):
         return isinstance(actual, Mapping) and all(
-            k in actual and values_match(v, actual[k]) for k, v in expected.items()
+            k in actual and values_match(v, actual[k], today) for k, v in expected.items()
         )
     if isinstance(expected, list | tuple):
         return (
             isinstance(actual, list | tuple)
             and len(expected) == len(actual)
-            and all(values_match(e, a) for e, a in zip(expected, actual, strict=True))
+            and all(values_match(e, a, today) for e, a in zip(expected, actual, strict=True))
         )
     return bool(expected == actual)
 
@@ -182,7 +224,7 @@ def _norm_phrase(s: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", s).split()).casefold()
 
 
-def check_expect(report: CallReport, expect: Expect) -> list[str]:
+def check_expect(report: CallReport, expect: Expect, today: date | None = None) -> list[str]:
     """Readable failures of ``expect`` against ``report``; an empty list when the expectation holds.
 
     ``record`` keys missing from the report fail (``record.injuries: expected false, missing``) unless the
@@ -196,7 +238,7 @@ def check_expect(report: CallReport, expect: Expect) -> list[str]:
                 failures.append(f"record.{key}: expected {_fmt(expected)}, missing")
             continue
         actual = report.record[key]
-        if not values_match(expected, actual):
+        if not values_match(expected, actual, today):
             failures.append(f"record.{key}: expected {_fmt(expected)}, got {_fmt(actual)}")
     if expect.escalated is not None and report.escalated != expect.escalated:
         failures.append(f"escalated: expected {_fmt(expect.escalated)}, got {_fmt(report.escalated)}")
@@ -204,13 +246,17 @@ def check_expect(report: CallReport, expect: Expect) -> list[str]:
         report.agent_final is None or not values_match(expect.agent_final, report.agent_final)
     ):
         failures.append(f"agent_final: expected {_fmt(expect.agent_final)}, got {_fmt(report.agent_final)}")
-    if expect.transcript_contains:
-        said = " | ".join(_norm_phrase(e.text) for e in report.transcript if e.role == "agent")
-        failures.extend(
-            f"transcript: expected the agent to say {phrase!r}, it did not"
-            for phrase in expect.transcript_contains
-            if _norm_phrase(phrase) not in said
-        )
+    said = " | ".join(_norm_phrase(e.text) for e in report.transcript if e.role == "agent")
+    failures.extend(
+        f"transcript: expected the agent to say {phrase!r}, it did not"
+        for phrase in expect.transcript_contains
+        if _norm_phrase(phrase) not in said
+    )
+    failures.extend(
+        f"transcript: the agent said {phrase!r}, which it must not"
+        for phrase in expect.transcript_excludes
+        if _norm_phrase(phrase) in said
+    )
     return failures
 
 

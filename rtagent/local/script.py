@@ -272,7 +272,10 @@ class Expect(BaseModel):
     after normalising: strings case-insensitively with whitespace trimmed and collapsed, numbers numerically,
     booleans exactly, ``null`` meaning absent or null. ``escalated`` and ``agent_final`` are checked when
     given.
-    ``transcript_contains`` lists phrases the agent must have said (case-insensitive, punctuation ignored).
+    ``transcript_contains`` lists phrases the agent must have said (case-insensitive, punctuation ignored),
+    ``transcript_excludes`` phrases it must never have said (e.g. a question the caller already answered).
+    Record values may be ``re:PATTERN`` (a regex the value fully matches) or a date such as ``{yesterday}``,
+    ``{today-14}`` or ``{last friday}``, counted from the day of the call.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -281,8 +284,9 @@ class Expect(BaseModel):
     escalated: Annotated[bool, Field(strict=True)] | None = None
     agent_final: str | None = None
     transcript_contains: list[str] = Field(default_factory=list)
+    transcript_excludes: list[str] = Field(default_factory=list)
 
-    @field_validator("transcript_contains")
+    @field_validator("transcript_contains", "transcript_excludes")
     @classmethod
     def _phrases_not_empty(cls, v: list[str]) -> list[str]:
         for i, phrase in enumerate(v):
