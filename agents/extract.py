@@ -878,6 +878,20 @@ _TIME_PATTERNS: tuple[tuple[str, bool, re.Pattern[str]], ...] = (
     ("midnight", True, re.compile(r"\bmidnight\b")),
     ("hm", True, re.compile(rf"(?<![\d/])(\d{{1,2}}):(\d{{2}}){_MER}\b")),
     ("hm", True, re.compile(r"(?<![\d/.])(\d{1,2})\.(\d{2})\s*([ap]m)\b")),
+    # "730 in the morning", "1130 pm": recognizers write "seven thirty" as one number.
+    (
+        "hhmm",
+        True,
+        re.compile(
+            r"\b(1[0-2]|[1-9])([0-5]\d)\s*(?:([ap]m)\b|(?=\s+(?:in\s+the\s+(?:morning|afternoon|evening)"
+            r"|at\s+night|tonight)\b))"
+        ),
+    ),
+    (
+        "hhmm",
+        False,
+        re.compile(r"\b(?:around|about|at|approximately|roughly|by|after)\s+(1[0-2]|[1-9])([0-5]\d)\b"),
+    ),
     ("half_past", True, re.compile(r"\bhalf\s+(?:past|after)\s+(\d{1,2})\b")),
     ("quarter_past", True, re.compile(r"\b(?:a\s+)?quarter\s+(?:past|after)\s+(\d{1,2})\b")),
     ("quarter_to", True, re.compile(r"\b(?:a\s+)?quarter\s+(?:to|till|til|of|before)\s+(\d{1,2})\b")),
@@ -927,7 +941,7 @@ def _time_from_match(kind: str, m: re.Match[str], s: str) -> tuple[int, int] | N
         return 12, 0
     if kind == "midnight":
         return 0, 0
-    if kind in ("hm", "h_mm"):
+    if kind in ("hm", "h_mm", "hhmm"):
         h, mi = int(g[0]), int(g[1])
         explicit = g[2] if len(g) > 2 else None
         return _to_24h(h, _meridiem(s, explicit)), mi

@@ -211,7 +211,7 @@ class FormEngine(DialogEngine):
 
     def greeting(self) -> str:
         """The YAML greeting, followed by the first question unless the greeting already asks one."""
-        text = self._greeting_text()
+        text = self.spec.opening()
         if text != self.spec.greeting:
             name, f = self._fields[0]
             self._current = name
@@ -278,7 +278,7 @@ class FormEngine(DialogEngine):
         if spec.on_complete is not None:
             texts.append(spec.on_complete.say)
         out: list[str] = []
-        greeting_full = self._greeting_text()
+        greeting_full = self.spec.opening()
         for text in [greeting_full, *texts]:
             pieces = [text] if text == greeting_full else []
             pieces += split_clauses(text)
@@ -666,13 +666,6 @@ class FormEngine(DialogEngine):
             return string.Formatter().vformat(template, (), values)
         except (KeyError, IndexError):
             return None
-
-    def _greeting_text(self) -> str:
-        text = self.spec.greeting
-        if not text.rstrip().endswith("?") and self._fields:
-            name, f = self._fields[0]
-            text = f"{text} {f.question(name)}"
-        return text
 
     # ------------------------------------------------------------------------------------------ outcomes
 

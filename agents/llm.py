@@ -506,8 +506,8 @@ class LlmEngine(DialogEngine):
     # ------------------------------------------------------------------------------------------ public API
 
     def greeting(self) -> str:
-        """The YAML greeting, word for word (no model call)."""
-        text = self.spec.greeting
+        """The YAML greeting and the first question, word for word (no model call; ``AgentSpec.opening``)."""
+        text = self.spec.opening()
         self.state.history.append(Message("agent", text))
         self._messages.append({"role": "assistant", "content": text})
         return text
@@ -542,7 +542,7 @@ class LlmEngine(DialogEngine):
     async def take_over(self, previous: DialogState) -> AsyncIterator[str]:
         """Continue a call another agent started: its history becomes the model's conversation so far, its
         record values that fit this agent's fields are kept (those that do not coerce are dropped), then the
-        greeting is said."""
+        first field still open is asked (the greeting if none is)."""
         self.state.history[:0] = previous.history
         self.state.agents[:0] = previous.agents or [previous.agent]
         carried = [
@@ -558,7 +558,11 @@ class LlmEngine(DialogEngine):
                 self.state.record[name] = coerce(f, value, self.today, name=name)
             except ValueError:
                 log.info("take_over: dropped %s=%r (does not fit this agent's field)", name, value)
-        for clause in split_clauses(self.greeting()):
+        still_open = [(n, f) for n, f in self.spec.asked_fields() if n not in self.state.record]
+        line = still_open[0][1].question(still_open[0][0]) if still_open else self.spec.greeting
+        self.state.history.append(Message("agent", line))
+        self._messages.append({"role": "assistant", "content": line})
+        for clause in split_clauses(line):
             yield clause
 
     def interrupted(self, heard: str) -> None:
@@ -576,7 +580,7 @@ class LlmEngine(DialogEngine):
         """The greeting and the lines this engine says word for word (recovery, silence, escalation, ...)."""
         p = self.spec.phrases
         texts = [
-            self.spec.greeting, p.error, RECOVERY_QUESTION, p.silence, p.silence_hangup, p.silence_transfer,
+            self.spec.opening(), p.error, RECOVERY_QUESTION, p.silence, p.silence_hangup, p.silence_transfer,
             p.goodbye, p.give_up, p.closing, self.spec.escalation.say,
         ]  # fmt: skip
         texts += [self.tools.get(t).filler for t in self.spec.tools if self.tools.get(t).filler]

@@ -763,6 +763,15 @@ class AgentSpec(_Model):
         """The file this agent was loaded from (its name), or ``<agent>`` if built in code."""
         return self._source
 
+    def opening(self) -> str:
+        """The first thing said on a call: the greeting, followed by the first field's question unless the
+        greeting already asks one (ends with ``?``). The same for every dialog engine."""
+        fields = self.asked_fields()
+        if self.greeting.rstrip().endswith("?") or not fields:
+            return self.greeting
+        name, f = fields[0]
+        return f"{self.greeting} {f.question(name)}"
+
     def asked_fields(self) -> list[tuple[str, FieldSpec]]:
         """The fields the form engine asks for, in record order (those not filled by a tool)."""
         return [(n, f) for n, f in self.record.items() if f.asked]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agents.dialog import DialogEngine
+from agents.engines import DialogKind
 from agents.spec import AgentSpec
 from media_worker.engines.base import (
     ENGINE_RATE_HZ,
@@ -45,6 +46,8 @@ class WorkerConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     endpoint_ms: int | None = None
     """Overrides every agent's endpoint window when set."""
+    dialog: DialogKind = "local"
+    """``local``: the offline form engine. ``llm``: the LLM engine (``agents.engines``)."""
     data_dir: Path | None = None
     """Where the local tools keep their data (claims, intakes); None: ``RTAGENT_DATA_DIR`` or ``.rtagent``."""
 
@@ -59,7 +62,7 @@ class WorkerRuntime:
         self._stt: SpeechToText | None = None
         self._tts: CachedTts | None = None
         self._prepared: set[tuple[str, int]] = set()
-        self._tools: Any = None
+        self._build: Any = None
         self.escalations: EscalationSink = RecordingEscalationSink()
 
     # --- lifecycle ---------------------------------------------------------------------------------------
@@ -138,13 +141,13 @@ class WorkerRuntime:
         return None
 
     def build_engine(self, spec: AgentSpec) -> DialogEngine:
-        """The dialog engine for one agent on one call."""
-        from agents.form import FormEngine
+        """The dialog engine for one agent on one call (the tools and any model client are shared)."""
+        from agents.engines import engine_builder
         from agents.tools import default_registry
 
-        if self._tools is None:
-            self._tools = default_registry(self.config.data_dir)
-        return FormEngine(spec, tools=self._tools)
+        if self._build is None:
+            self._build = engine_builder(self.config.dialog, default_registry(self.config.data_dir))
+        return self._build(spec)
 
     def open_dialog(self, agent: str) -> DialogEngine:
         """A fresh dialog for one call (following hand-overs), from the agent's YAML as it is now on disk."""

@@ -2,7 +2,10 @@
 
 rtagent serve [--port P]                       the media worker, locally
 rtagent call --agent NAME [--script FILE]      a whole call against a worker, printed as it happens
+rtagent scenarios [--text] [PATHS]             every caller scenario, checked and scored, as JSON
 rtagent bench                                  latency, barge-in and concurrency figures as JSON
+
+``--dialog local|llm`` (or ``$RTAGENT_DIALOG_ENGINE``) picks the dialog engine; ``local`` is the default.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import logging
 import sys
 from pathlib import Path
 
+from agents.engines import DIALOG_KINDS, dialog_kind_from_env
+
+DIALOG_HELP = "dialog engine: local (offline form engine, default) or llm ($RTAGENT_DIALOG_ENGINE)"
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
 """Caller scripts, one per scenario. ``rtagent call --agent NAME`` uses NAME.yaml, else the first
 NAME_*.yaml."""
@@ -30,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--engines", choices=["local", "simulated"], default="local")
     serve.add_argument("--agents-dir", type=Path, default=None)
     serve.add_argument("--endpoint-ms", type=int, default=None, help="override every agent's endpoint window")
+    serve.add_argument("--dialog", choices=DIALOG_KINDS, default=None, help=DIALOG_HELP)
     serve.add_argument("--log-level", default="info")
 
     call = sub.add_parser("call", help="place a simulated phone call against a media worker")
@@ -41,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("--url", help="media WebSocket of a running worker (default: start one)")
     call.add_argument("--rate", type=int, choices=[16000, 24000], default=16000, help="media sample rate")
     call.add_argument("--endpoint-ms", type=int, default=None)
+    call.add_argument("--dialog", choices=DIALOG_KINDS, default=None, help=DIALOG_HELP)
     call.add_argument("--log-level", default="warning", help="worker and simulator log level")
     call.add_argument(
         "--text", action="store_true", help="play the script against the dialog in text (no audio, no worker)"
@@ -49,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     scen = sub.add_parser("scenarios", help="run caller scripts and score the records the agents captured")
     scen.add_argument("paths", nargs="*", type=Path, help="scripts or folders (default: tests/scenarios)")
     scen.add_argument("--text", action="store_true", help="dialog only, in text (seconds, not minutes)")
+    scen.add_argument("--dialog", choices=DIALOG_KINDS, default=None, help=DIALOG_HELP)
+    scen.add_argument("--reports", type=Path, help="write each call's JSON report into this folder")
 
     bench = sub.add_parser("bench", help="run the benchmark and print one JSON object")
     bench.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
@@ -77,7 +87,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     _setup_logging(args.log_level)
     runtime = WorkerRuntime(
-        WorkerConfig(engines=args.engines, agents_dir=args.agents_dir, endpoint_ms=args.endpoint_ms)
+        WorkerConfig(
+            engines=args.engines,
+            agents_dir=args.agents_dir,
+            endpoint_ms=args.endpoint_ms,
+            dialog=args.dialog or dialog_kind_from_env(),
+        )
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_forever(runtime, args.host, args.port))
@@ -114,7 +129,7 @@ def _call(args: argparse.Namespace) -> int:
     if args.text:
         from rtagent.local.text_call import run_text_call
 
-        report = asyncio.run(run_text_call(script, agent))
+        report = asyncio.run(run_text_call(script, agent, dialog=args.dialog or dialog_kind_from_env()))
         for entry in report.transcript:
             print(f"{entry.role:>6} › {entry.text}")
     else:
@@ -127,6 +142,7 @@ def _call(args: argparse.Namespace) -> int:
                 wav=args.wav,
                 endpoint_ms=args.endpoint_ms,
                 log_level=args.log_level,
+                dialog=args.dialog,
             )
         )
     text = report.model_dump_json(indent=2)
@@ -154,7 +170,7 @@ def _scenarios(args: argparse.Namespace) -> int:
         print("rtagent scenarios: no caller scripts found", file=sys.stderr)
         return 2
     try:
-        results = asyncio.run(run_scenarios(paths, text=args.text))
+        results = asyncio.run(run_scenarios(paths, text=args.text, dialog=args.dialog, reports=args.reports))
     except (ScriptError, ValueError) as exc:
         print(f"rtagent scenarios: {exc}", file=sys.stderr)
         return 2

@@ -986,6 +986,11 @@ def test_date_strict_from_a_wednesday() -> None:
         ("7:30 in the evening", "19:30"),
         ("Around 10 at night.", "22:00"),
         ("At about half past seven in the evening.", "19:30"),
+        # Recognizers write "seven thirty" as one number.
+        ("at about 730 in the morning.", "07:30"),
+        ("at 1130 at night", "23:30"),
+        ("around 530 pm", "17:30"),
+        ("At 1015.", "10:15"),
     ],
 )
 def test_time_phrasings_more(text: str, expected: str) -> None:
@@ -993,7 +998,17 @@ def test_time_phrasings_more(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["I don't know.", "A while ago.", "A few hours ago.", "I don't remember.", "Soon."]
+    "text",
+    [
+        "I don't know.",
+        "A while ago.",
+        "A few hours ago.",
+        "I don't remember.",
+        "Soon.",
+        "I was going 730 miles.",
+        "Policy 44712.",
+        "At 1275.",
+    ],
 )
 def test_time_must_not_match(text: str) -> None:
     assert wed_error(TIME, text)

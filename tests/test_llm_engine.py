@@ -502,13 +502,12 @@ def test_entra_id_without_azure_identity_is_a_clear_error(monkeypatch: pytest.Mo
 
 
 async def test_greeting_is_said_word_for_word_without_a_model_call(server: FakeOpenAI) -> None:
+    opening = "Thanks for calling Contoso claims. What is the policy number?"  # as the form engine says it
     async with engine_for(server) as engine:
-        assert engine.greeting() == "Thanks for calling Contoso claims."
-        assert [(m.role, m.text) for m in engine.state.history] == [
-            ("agent", "Thanks for calling Contoso claims.")
-        ]
+        assert engine.greeting() == opening
+        assert [(m.role, m.text) for m in engine.state.history] == [("agent", opening)]
         phrases = engine.fixed_phrases()
-        assert phrases[0] == "Thanks for calling Contoso claims."
+        assert phrases[0] == opening
         assert engine.spec.phrases.error in phrases and RECOVERY_QUESTION in phrases
         assert "I'm transferring you to an adjuster." in phrases
     assert server.requests == []

@@ -72,6 +72,7 @@ async def run_call(
     wav: Path | None = None,
     endpoint_ms: int | None = None,
     log_level: str = "warning",
+    dialog: str | None = None,
 ) -> CallReport:
     """Start what is needed (worker, caller engines), place the call, stop everything."""
     engines = CallerEngines()
@@ -79,6 +80,7 @@ async def run_call(
     async with contextlib.AsyncExitStack() as stack:
         if url is None:
             extra = ["--endpoint-ms", str(endpoint_ms)] if endpoint_ms else []
+            extra += ["--dialog", dialog] if dialog else []
             worker = await stack.enter_async_context(WorkerProcess(log_level=log_level, extra_args=extra))
             await engines.start()
             media_url, http_base = worker.media_url, worker.http_base

@@ -85,8 +85,15 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def run_scenarios(paths: list[Path], text: bool = False) -> list[ScenarioResult]:
-    """Run every script in ``paths``; text mode keeps the tools' data in a throwaway folder."""
+async def run_scenarios(
+    paths: list[Path], text: bool = False, dialog: str | None = None, reports: Path | None = None
+) -> list[ScenarioResult]:
+    """Run every script in ``paths``; text mode keeps the tools' data in a throwaway folder. ``dialog``
+    picks the dialog engine (default: ``$RTAGENT_DIALOG_ENGINE``, else local); each call's report is written
+    to ``reports/<scenario>.json`` when ``reports`` is given."""
+    from agents.engines import dialog_kind_from_env
+
+    kind = dialog or dialog_kind_from_env()
     results: list[ScenarioResult] = []
     if text:
         from rtagent.local.text_call import run_text_call
@@ -94,8 +101,13 @@ async def run_scenarios(paths: list[Path], text: bool = False) -> list[ScenarioR
         with tempfile.TemporaryDirectory() as data:
             for path in paths:
                 script = load_script(path)
-                report = await run_text_call(script, script.resolved_agent(), data_dir=Path(data))
-                results.append(_log(judge(path.stem, script, report)))
+                report = await run_text_call(
+                    script,
+                    script.resolved_agent(),
+                    data_dir=Path(data),
+                    dialog=kind,  # type: ignore[arg-type]
+                )
+                results.append(_log(judge(path.stem, script, report), reports))
         return results
 
     from rtagent.local.run import CallerEngines, place_call
@@ -103,7 +115,7 @@ async def run_scenarios(paths: list[Path], text: bool = False) -> list[ScenarioR
 
     engines = CallerEngines()
     _progress("starting the media worker and the caller's voice…")
-    async with WorkerProcess() as worker:
+    async with WorkerProcess(extra_args=["--dialog", kind]) as worker:
         await engines.start()
         try:
             for path in paths:
@@ -117,13 +129,16 @@ async def run_scenarios(paths: list[Path], text: bool = False) -> list[ScenarioR
                     engines,
                     out=io.StringIO(),
                 )
-                results.append(_log(judge(path.stem, script, report)))
+                results.append(_log(judge(path.stem, script, report), reports))
         finally:
             await engines.close()
     return results
 
 
-def _log(result: ScenarioResult) -> ScenarioResult:
+def _log(result: ScenarioResult, reports: Path | None = None) -> ScenarioResult:
+    if reports is not None:
+        reports.mkdir(parents=True, exist_ok=True)
+        (reports / f"{result.name}.json").write_text(result.report.model_dump_json(indent=2) + "\n")
     verdict = "ok" if result.passed else "FAILED"
     _progress(f"  {result.name}: {verdict}, fields {result.fields_right}/{result.fields_total}")
     for failure in result.failures:

@@ -13,19 +13,14 @@ from pathlib import Path
 
 from agents.conversation import open_conversation
 from agents.dialog import DialogEngine
-from agents.form import FormEngine
+from agents.engines import DialogKind, engine_builder
 from agents.spec import AgentSpec
-from agents.tools import ToolRegistry, default_registry
+from agents.tools import default_registry
 from rtagent.local.report import CallReport, TranscriptEntry
 from rtagent.local.script import CallerScript, LinePicker
 
 MAX_TURNS = 200
 """A script and an agent that keep answering each other forever end here."""
-
-
-def form_engines(tools: ToolRegistry, today: date | None = None) -> Callable[[AgentSpec], DialogEngine]:
-    """A builder of offline form engines sharing ``tools``."""
-    return lambda spec: FormEngine(spec, today=today, tools=tools)
 
 
 async def run_text_call(
@@ -35,10 +30,13 @@ async def run_text_call(
     agents_dir: Path | None = None,
     data_dir: Path | None = None,
     today: date | None = None,
+    dialog: DialogKind = "local",
     build: Callable[[AgentSpec], DialogEngine] | None = None,
 ) -> CallReport:
-    """Play ``script`` against ``agent`` in text and report as a call would (times are turn numbers)."""
-    build = build or form_engines(default_registry(data_dir), today)
+    """Play ``script`` against ``agent`` in text and report as a call would (times are turn numbers).
+
+    ``dialog`` picks the engine (``agents.engines``); ``build`` replaces it altogether (tests)."""
+    build = build or engine_builder(dialog, default_registry(data_dir), today)
     dialog = open_conversation(agent, build, agents_dir)
     picker = LinePicker(script)
     transcript: list[TranscriptEntry] = []

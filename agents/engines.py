@@ -1,0 +1,56 @@
+"""Which dialog engine runs an agent: configuration, not code.
+
+``engine_builder(kind, tools)`` returns the function that makes a fresh engine for an agent spec:
+
+* ``local`` (the default): the offline form engine, deterministic, no network;
+* ``llm``: the LLM engine on the endpoint ``LlmSettings.from_env()`` describes (Azure OpenAI with a key or
+  Entra ID, or any OpenAI-compatible ``RTAGENT_LLM_BASE_URL``), with the router of ``agents/router.yaml``.
+
+The client and router are made once per builder (one per worker process) and shared by its calls.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+from typing import Literal, get_args
+
+from agents.dialog import DialogEngine
+from agents.spec import AgentSpec
+from agents.tools import ToolRegistry
+
+DialogKind = Literal["local", "llm"]
+DIALOG_KINDS: tuple[str, ...] = get_args(DialogKind)
+DIALOG_ENV = "RTAGENT_DIALOG_ENGINE"
+
+
+def dialog_kind_from_env() -> DialogKind:
+    """``$RTAGENT_DIALOG_ENGINE`` (``local`` or ``llm``), ``local`` when unset; ``ValueError`` otherwise."""
+    value = os.environ.get(DIALOG_ENV, "").strip() or "local"
+    if value not in DIALOG_KINDS:
+        raise ValueError(f"{DIALOG_ENV} must be one of {', '.join(DIALOG_KINDS)}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def engine_builder(
+    kind: DialogKind, tools: ToolRegistry, today: date | None = None
+) -> Callable[[AgentSpec], DialogEngine]:
+    """A function making the ``kind`` engine for a spec, sharing ``tools`` (and, for ``llm``, one client)."""
+    if kind == "local":
+        from agents.form import FormEngine
+
+        return lambda spec: FormEngine(spec, today=today, tools=tools)
+    if kind != "llm":
+        raise ValueError(f"unknown dialog engine {kind!r} (expected one of {', '.join(DIALOG_KINDS)})")
+    from agents.llm import LlmEngine, LlmSettings, make_client
+    from agents.router import load_router
+
+    settings = LlmSettings.from_env()
+    client = make_client(settings)
+    router = load_router(settings.router_file)
+
+    def build(spec: AgentSpec) -> DialogEngine:
+        return LlmEngine(spec, client, router, tools, today=today, turn_timeout_s=settings.turn_timeout_s)
+
+    return build
