@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import string
 from collections.abc import AsyncIterator, Mapping
 from datetime import date
 from typing import Any, Literal, NoReturn
@@ -49,7 +48,7 @@ from agents.extract import (
 )
 from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, TransferSpec, placeholders
 from agents.tools import ToolError, ToolRegistry, ToolUnavailable, default_registry
-from agents.values import RecordRules, escalates
+from agents.values import RecordRules, escalates, render
 
 Status = Literal["empty", "pending", "filled", "skipped", "deferred"]
 
@@ -106,11 +105,6 @@ def _target(transfer: TransferSpec | None) -> str:
     if transfer is None:
         return ""
     return f"tel:{transfer.number}" if transfer.type == "pstn" else str(transfer.uri)
-
-
-class _Missing(dict[str, Any]):
-    def __missing__(self, key: str) -> Any:
-        raise KeyError(key)
 
 
 _SELF_DELIMITING_TYPES = frozenset(
@@ -655,17 +649,7 @@ class FormEngine(DialogEngine):
         return text
 
     def _render(self, template: str) -> str | None:
-        """Fill ``{name}`` placeholders with spoken record values and tool results; None if one is missing."""
-        values = _Missing()
-        for key, value in self._context.items():
-            values[key] = str(value)
-        for key, value in self.state.record.items():
-            f = self.spec.record.get(key)
-            values[key] = speak_value(f.type if f else "string", value, self.today)
-        try:
-            return string.Formatter().vformat(template, (), values)
-        except (KeyError, IndexError):
-            return None
+        return render(template, self.spec, self.state.record, self._context, self.today)
 
     # ------------------------------------------------------------------------------------------ outcomes
 

@@ -41,7 +41,6 @@ import math
 import os
 import random
 import re
-import string
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,7 +56,7 @@ from agents.extract import speak_value, split_clauses, yes_no
 from agents.router import Deployment, Router, TurnKind, estimate_cost
 from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, TransferSpec, placeholders
 from agents.tools import GENERIC_FAILURE, ToolError, ToolRegistry, ToolUnavailable, default_registry
-from agents.values import RecordRules, coerce, escalates, json_schema_for_record, progress
+from agents.values import RecordRules, coerce, escalates, json_schema_for_record, progress, render
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -377,11 +376,6 @@ class _Stop(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("stop")
         self.lines = lines
-
-
-class _Missing(dict[str, Any]):
-    def __missing__(self, key: str) -> Any:
-        raise KeyError(key)
 
 
 def _target(transfer: TransferSpec | None) -> str:
@@ -1155,17 +1149,7 @@ class LlmEngine(DialogEngine):
     # ------------------------------------------------------------------------------------------ outcomes
 
     def _render(self, template: str) -> str | None:
-        """Fill ``{name}`` placeholders with spoken record values and tool results; None if one is missing."""
-        values = _Missing()
-        for key, value in self._context.items():
-            values[key] = str(value)
-        for key, value in self.state.record.items():
-            f = self.spec.record.get(key)
-            values[key] = speak_value(f.type if f else "string", value, self.today)
-        try:
-            return string.Formatter().vformat(template, (), values)
-        except (KeyError, IndexError):
-            return None
+        return render(template, self.spec, self.state.record, self._context, self.today)
 
     def _stop(self, lines: list[str]) -> None:
         """End the turn after the current tool round with ``lines`` (the first decision stands)."""

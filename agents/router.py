@@ -40,10 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agents.strict_yaml import StrictLoader, format_loc
+from agents.strict_yaml import Problem, YamlFileError, format_loc, parse_yaml, problem_from_error
 
 __all__ = [
     "ROUTER_FILE",
@@ -157,24 +156,8 @@ def estimate_cost(deployment: Deployment, prompt_tokens: int, completion_tokens:
 # ------------------------------------------------------------------------------------------------ errors
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One problem in a router file: where (a field path like ``deployments.gpt-4o.tier``) and what."""
-
-    where: str
-    message: str
-
-
-class RouterSpecError(ValueError):
+class RouterSpecError(YamlFileError):
     """A router file that cannot be used. ``str()`` gives one ``file: where: what`` line per problem."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "\n".join(f"{self.source}: {p.where}: {p.message}" for p in self.problems)
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -187,41 +170,20 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return None
 
 
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    model = _model_at(loc)
+    return list(model.model_fields) if model is not None else []
+
+
 def _problem(err: Any) -> Problem:
+    """One pydantic error as a readable problem; a mistyped turn kind gets a "did you mean"."""
     loc = tuple(err["loc"])
-    kind = err["type"]
     value = err.get("input")
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        model = _model_at(loc[:-1])
-        allowed = list(model.model_fields) if model is not None else []
-        msg = f"unknown key {key!r}"
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        if hint:
-            msg += f"; did you mean {hint[0]!r}?"
-        if allowed:
-            msg += f" (expected one of {', '.join(allowed)})"
-        return Problem(format_loc(loc[:-1]), msg)
-    where = format_loc(loc)
-    if kind == "missing":
-        return Problem(where, "missing (required)")
-    if kind == "value_error":
-        return Problem(where, str(err["ctx"]["error"]))
-    if kind == "literal_error":
+    if err["type"] == "literal_error":
         hint = difflib.get_close_matches(str(value), TURN_KINDS, n=1)
         msg = f"expected one of {', '.join(TURN_KINDS)}; got {value!r}"
-        return Problem(where, msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
-        what = "a whole number" if kind.startswith("int") else "a number"
-        return Problem(where, f"expected {what}, got {type(value).__name__} {value!r}")
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        model = _model_at(loc)
-        keys = f" ({', '.join(model.model_fields)})" if model is not None else ""
-        return Problem(where, f"expected a mapping{keys}, got {type(value).__name__} {value!r}")
-    if kind == "list_type":
-        return Problem(where, f"expected a list like [a, b], got {type(value).__name__} {value!r}")
-    msg = err["msg"]
-    return Problem(where, f"{msg[:1].lower()}{msg[1:]}, got {value!r}")
+        return Problem(format_loc(loc), msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return problem_from_error(err, _keys_at)
 
 
 def _cross_check(spec: RouterSpec) -> list[Problem]:
@@ -370,11 +332,5 @@ def load_router(path: Path | str | None = None) -> Router:
         raise RouterSpecError(source, [Problem("file", f"not found ({file})")]) from None
     except (IsADirectoryError, UnicodeDecodeError) as e:
         raise RouterSpecError(source, [Problem("file", f"cannot be read: {e}")]) from None
-    try:
-        data = yaml.load(text, Loader=StrictLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
-        problem = getattr(e, "problem", None) or str(e)
-        raise RouterSpecError(source, [Problem(where, f"YAML error: {problem}")]) from None
+    data = parse_yaml(text, source, RouterSpecError)
     return parse_router(data, source=source)

@@ -45,12 +45,10 @@ import copy
 import difflib
 import re
 import string
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -62,7 +60,7 @@ from pydantic import (
 )
 
 from agents.rules import Condition
-from agents.strict_yaml import StrictLoader
+from agents.strict_yaml import Problem, YamlFileError, parse_yaml, problem_from_error
 from agents.strict_yaml import format_loc as _format_loc
 
 AGENTS_DIR = Path(__file__).resolve().parent
@@ -86,26 +84,8 @@ _E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")
 # --------------------------------------------------------------------------------------------------- errors
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One problem in an agent file: where (a field path like ``record.policy_number.type``) and what."""
-
-    where: str
-    message: str
-    source: str | None = None
-    """The file the problem is in when it differs from the agent file (e.g. ``_defaults.yaml``)."""
-
-
-class AgentSpecError(ValueError):
+class AgentSpecError(YamlFileError):
     """An agent definition that cannot be used. ``str()`` gives one ``file: where: what`` line per problem."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "\n".join(f"{p.source or self.source}: {p.where}: {p.message}" for p in self.problems)
 
 
 class _CrossCheckError(ValueError):
@@ -794,17 +774,7 @@ def _read_yaml(path: Path, source: str) -> dict[str, Any]:
         raise AgentSpecError(
             source, [Problem("file", f"not UTF-8 text ({e.reason} at byte {e.start})")]
         ) from None
-    try:
-        data = yaml.load(text, Loader=StrictLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
-        problem = getattr(e, "problem", None) or str(e)
-        context = getattr(e, "context", None)
-        label = "YAML error" if isinstance(e, yaml.constructor.ConstructorError) else "YAML syntax error"
-        raise AgentSpecError(
-            source, [Problem(where, f"{label}: {problem}" + (f" ({context})" if context else ""))]
-        ) from None
+    data = parse_yaml(text, source, AgentSpecError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -860,57 +830,20 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    model = _model_at(loc)
+    return _keys_of(model) if model is not None else []
 
 
 def _problem_from_error(err: Any) -> Problem:
-    """Turn one pydantic error into a readable problem naming the field path and what was expected."""
+    """One pydantic error as a readable problem; a mistyped field type gets a "did you mean"."""
     loc = tuple(err["loc"])
-    where = _format_loc(loc)
-    kind = err["type"]
     value = err.get("input")
-    if kind == "value_error":
-        return Problem(where, str(err["ctx"]["error"]))
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        model = _model_at(loc[:-1])
-        allowed = _keys_of(model) if model is not None else []
-        msg = f"unknown key {key!r}"
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        if hint:
-            msg += f"; did you mean {hint[0]!r}?"
-        if allowed:
-            msg += f" (expected one of {', '.join(allowed)})"
-        return Problem(_format_loc(loc[:-1]), msg)
-    if kind == "missing":
-        return Problem(where, "missing (required)")
-    if kind == "literal_error" and loc and loc[-1] == "type" and loc[0] == "record":
+    if err["type"] == "literal_error" and loc and loc[-1] == "type" and loc[0] == "record":
         hint = difflib.get_close_matches(str(value), FIELD_TYPES, n=1)
         msg = f"expected one of {', '.join(FIELD_TYPES)}; got {value!r}"
-        return Problem(where, msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    if kind == "literal_error":
-        return Problem(where, f"expected one of {err['ctx']['expected']}; got {value!r}")
-    if kind == "string_type":
-        msg = f"expected text, got {_describe(value)}"
-        if isinstance(value, bool | int | float):
-            msg += "; put it in quotes (YAML reads yes/no/on/off as booleans and bare digits as numbers)"
-        return Problem(where, msg)
-    if kind in ("bool_type", "bool_parsing"):
-        return Problem(where, f"expected true or false, got {_describe(value)}")
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return Problem(where, f"expected a whole number, got {_describe(value)}")
-    if kind in ("float_type", "float_parsing"):
-        return Problem(where, f"expected a number, got {_describe(value)}")
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        model = _model_at(loc)
-        keys = f" ({', '.join(_keys_of(model))})" if model is not None else ""
-        return Problem(where, f"expected a mapping{keys}, got {_describe(value)}")
-    if kind == "list_type":
-        return Problem(where, f"expected a list (items starting with `- ` or [a, b]), got {_describe(value)}")
-    msg = err["msg"]
-    msg = msg[0].lower() + msg[1:] if msg else msg
-    return Problem(where, f"{msg}, got {value!r}")
+        return Problem(_format_loc(loc), msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return problem_from_error(err, _keys_at)
 
 
 def _has_path(data: Any, loc: tuple[int | str, ...]) -> bool:

@@ -1,4 +1,4 @@
-"""Record values proposed by a model: checked and normalised against the agent's field types. Pure, no I/O.
+"""Record values and what follows from them, shared by both dialog engines. Pure, no I/O.
 
 An LLM engine receives record values as JSON arguments of its ``update_record`` tool. ``coerce`` turns one
 into the record's canonical form (the same forms the form engine stores: ISO dates, ``HH:MM`` times, E.164
@@ -7,8 +7,9 @@ phones, bools, numbers, enum values) or raises ``ValueError`` with a short messa
     loss_date must be an ISO date like 2026-11-24, got 'yesterday'
 
 ``json_schema_for_record`` gives the JSON schema of that tool's arguments, generated from the agent YAML.
-``RecordRules`` evaluates an agent's ``derive`` fields and call ``rules`` over a record, the way the form
-engine does (each rule fires once; a derived field is set once its rules are decided).
+``RecordRules`` evaluates an agent's ``derive`` fields and call ``rules`` over a record (each rule fires
+once; a derived field is set once its rules are decided), ``escalates`` checks ``escalate_if`` and ``render``
+fills a YAML template with spoken record values: the form engine and the LLM engine use the same ones.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from agents.extract import speak_value
 from agents.rules import Condition, first_match
 from agents.spec import AgentSpec, FieldSpec, RuleSpec
 
@@ -438,4 +441,30 @@ class RecordRules:
         for i, (cond, rule) in enumerate(self.rules):
             if i not in fired and cond.decide(record, settled):
                 return i, rule
+        return None
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> Any:
+        raise KeyError(key)
+
+
+def render(
+    template: str,
+    spec: AgentSpec,
+    record: Mapping[str, Any],
+    context: Mapping[str, Any],
+    today: date | None = None,
+) -> str | None:
+    """Fill a YAML template's ``{name}`` placeholders with record values as spoken (``speak_value``) and tool
+    results (``context``, as text); None if a placeholder has no value yet."""
+    values = _Missing()
+    for key, value in context.items():
+        values[key] = str(value)
+    for key, value in record.items():
+        f = spec.record.get(key)
+        values[key] = speak_value(f.type if f else "string", value, today)
+    try:
+        return string.Formatter().vformat(template, (), values)
+    except (KeyError, IndexError):
         return None

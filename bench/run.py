@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import os
 import sys
@@ -26,8 +25,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from rtagent.local.report import CallReport, summarize
-from rtagent.local.run import CallerEngines, place_call
-from rtagent.local.script import load_script
+from rtagent.local.run import call_each
 from rtagent.local.worker_process import WorkerProcess
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
@@ -54,29 +52,12 @@ async def run_bench(quick: bool = False, concurrency: bool = True, max_calls: in
 async def _latency_runs(repeats: int) -> list[CallReport]:
     scripts = sorted(SCRIPTS_DIR.glob("*.yaml"))
     reports: list[CallReport] = []
-    engines = CallerEngines()
-    async with WorkerProcess() as worker:
-        await engines.start()
-        try:
-            for r in range(repeats):
-                for path in scripts:
-                    script = load_script(path)
-                    _progress(f"[bench] call {path.stem} ({r + 1}/{repeats})")
-                    report = await place_call(
-                        script,
-                        script.resolved_agent(),
-                        worker.media_url,
-                        worker.http_base,
-                        engines,
-                        out=io.StringIO(),
-                    )
-                    _progress(
-                        f"[bench]   response ms {report.latency.response_ms}, barge-in ms"
-                        f" {report.latency.barge_in_ms}, missed {report.missed_turns}"
-                    )
-                    reports.append(report)
-        finally:
-            await engines.close()
+    async for path, _, report in call_each(scripts * repeats):
+        _progress(
+            f"[bench] call {path.stem}: response ms {report.latency.response_ms}, barge-in ms"
+            f" {report.latency.barge_in_ms}, missed {report.missed_turns}"
+        )
+        reports.append(report)
     return reports
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
 from media_worker.engines.base import SpeechToText, TextToSpeech
 from rtagent.local.caller import SimulatedCall
 from rtagent.local.report import CallReport
-from rtagent.local.script import CallerScript
+from rtagent.local.script import CallerScript, load_script
 from rtagent.local.worker_process import WorkerProcess, call_summary
 
 
@@ -92,3 +94,27 @@ async def run_call(
         print(f"calling agent {agent!r} at {media_url}\n", file=sys.stderr, flush=True)
         return await place_call(script, agent, media_url, http_base, engines, rate, wav)
     raise AssertionError("unreachable")
+
+
+async def call_each(
+    paths: list[Path], worker_args: list[str] | None = None
+) -> AsyncIterator[tuple[Path, CallerScript, CallReport]]:
+    """One call per script, in order, against one worker (started here) and one set of caller engines:
+    yields each script with its report as soon as the call ends."""
+    engines = CallerEngines()
+    async with WorkerProcess(extra_args=worker_args) as worker:
+        await engines.start()
+        try:
+            for path in paths:
+                script = load_script(path)
+                report = await place_call(
+                    script,
+                    script.resolved_agent(),
+                    worker.media_url,
+                    worker.http_base,
+                    engines,
+                    out=io.StringIO(),
+                )
+                yield path, script, report
+        finally:
+            await engines.close()

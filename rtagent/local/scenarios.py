@@ -8,7 +8,6 @@ right. Progress goes to stderr, the summary (JSON) to stdout.
 
 from __future__ import annotations
 
-import io
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -110,28 +109,11 @@ async def run_scenarios(
                 results.append(_log(judge(path.stem, script, report), reports))
         return results
 
-    from rtagent.local.run import CallerEngines, place_call
-    from rtagent.local.worker_process import WorkerProcess
+    from rtagent.local.run import call_each
 
-    engines = CallerEngines()
     _progress("starting the media worker and the caller's voice…")
-    async with WorkerProcess(extra_args=["--dialog", kind]) as worker:
-        await engines.start()
-        try:
-            for path in paths:
-                script = load_script(path)
-                _progress(f"calling {script.resolved_agent()} with {path.name}…")
-                report = await place_call(
-                    script,
-                    script.resolved_agent(),
-                    worker.media_url,
-                    worker.http_base,
-                    engines,
-                    out=io.StringIO(),
-                )
-                results.append(_log(judge(path.stem, script, report), reports))
-        finally:
-            await engines.close()
+    async for path, script, report in call_each(paths, ["--dialog", kind]):
+        results.append(_log(judge(path.stem, script, report), reports))
     return results
 
 

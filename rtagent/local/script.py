@@ -64,13 +64,10 @@ Everything here is pure except ``load_script``, which reads the YAML file, and t
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -81,7 +78,7 @@ from pydantic import (
     model_validator,
 )
 
-from agents.strict_yaml import StrictLoader
+from agents.strict_yaml import Problem, YamlFileError, parse_yaml, problem_from_error
 from agents.strict_yaml import format_loc as _format_loc
 
 GOODBYE = "Thanks, goodbye."
@@ -101,24 +98,8 @@ StrictPosInt = Annotated[int, Field(strict=True, gt=0)]
 # --------------------------------------------------------------------------------------------------- errors
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a script: where (a field like ``turns[3].when`` or a YAML position) and what."""
-
-    where: str
-    message: str
-
-
-class ScriptError(ValueError):
+class ScriptError(YamlFileError):
     """A caller script that cannot be used. ``str()`` gives one ``file: where: what`` line per problem."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "\n".join(f"{self.source}: {p.where}: {p.message}" for p in self.problems)
 
 
 # --------------------------------------------------------------------------------------------------- models
@@ -350,9 +331,8 @@ class CallerScript(BaseModel):
 # --------------------------------------------------------------------------------------------------- loader
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys accepted in the mapping that holds the key at ``loc``."""
-    parent = loc[:-1]
+def _keys_at(parent: tuple[int | str, ...]) -> list[str]:
+    """The keys accepted in the mapping at ``parent``."""
     if not parent:
         return [k for k in CallerScript.model_fields if k != "base_dir"]
     if parent[0] == "turns" and len(parent) == 2:
@@ -363,26 +343,12 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
 
 
 def _problem_from_error(err: Any) -> Problem:
-    """Turn one pydantic error into a readable problem naming the field and what was expected."""
+    """One pydantic error as a readable problem, with hints for the usual mistakes in ``turns``."""
     loc = tuple(err["loc"])
     where = _format_loc(loc)
     kind = err["type"]
-    if kind == "value_error":
-        return Problem(where, str(err["ctx"]["error"]))
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        allowed = _allowed_keys(loc)
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        msg = f"unknown key {key!r}"
-        if hint:
-            msg += f"; did you mean {hint[0]!r}?"
-        if allowed:
-            msg += f" (expected one of {', '.join(allowed)})"
-        return Problem(_format_loc(loc[:-1]), msg)
-    if kind == "missing":
-        if loc == ("turns",):
-            return Problem(where, 'missing; give a list of caller lines, e.g. turns: [{say: "Hello."}]')
-        return Problem(where, "missing")
+    if kind == "missing" and loc == ("turns",):
+        return Problem(where, 'missing; give a list of caller lines, e.g. turns: [{say: "Hello."}]')
     if kind == "too_short" and loc == ("turns",):
         return Problem(where, "empty; give at least one caller line")
     if kind == "model_type" and len(loc) == 2 and loc[0] == "turns":
@@ -390,13 +356,9 @@ def _problem_from_error(err: Any) -> Problem:
             where,
             f'expected a mapping such as `- say: "..."`, got {type(err["input"]).__name__} {err["input"]!r}',
         )
-    if kind == "model_type" and loc == ("expect",):
-        return Problem(where, f"expected a mapping (record, escalated, ...), got {err['input']!r}")
     if kind == "list_type" and loc == ("turns",):
         return Problem(where, "expected a list of caller lines, each item starting with `- `")
-    msg = err["msg"]
-    msg = msg[0].lower() + msg[1:] if msg else msg
-    return Problem(where, f"{msg}, got {err['input']!r}")
+    return problem_from_error(err, _keys_at)
 
 
 def parse_script(text: str, base_dir: Path | str, *, source: str = "<script>") -> CallerScript:
@@ -404,16 +366,7 @@ def parse_script(text: str, base_dir: Path | str, *, source: str = "<script>") -
 
     ``source`` names the script in error messages. Raises ``ScriptError`` listing every problem found.
     """
-    try:
-        data = yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
-        problem = getattr(e, "problem", None) or str(e)
-        context = getattr(e, "context", None)
-        label = "YAML error" if isinstance(e, yaml.constructor.ConstructorError) else "YAML syntax error"
-        msg = f"{label}: {problem}" + (f" ({context})" if context else "")
-        raise ScriptError(source, [Problem(where, msg)]) from None
+    data = parse_yaml(text, source, ScriptError)
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"{type(data).__name__} {data!r}"
         raise ScriptError(
