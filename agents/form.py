@@ -532,10 +532,14 @@ class FormEngine(DialogEngine):
         self._escalate(rule.reason, say, target=_target(rule.transfer), announce=not say)
 
     async def _volunteer(self, text: str, *, exclude: str) -> list[str]:
-        """Fill other empty fields from distinctive values in ``text``; the names filled or held."""
+        """Fill other empty fields from distinctive values in ``text``; the names filled or held.
+
+        Fields of the same type as ``exclude`` (the field being answered) are left alone: "two weeks ago"
+        answers the incident date and is not also the deadline."""
         found: dict[str, Any] = {}
+        asked_type = self.spec.record[exclude].type if exclude else None
         for name, f in self._fields:
-            if name == exclude or self._status[name] != "empty":
+            if name == exclude or self._status[name] != "empty" or f.type == asked_type:
                 continue
             r = extract(f, text, today=self.today, strict=True)
             if r.ok:

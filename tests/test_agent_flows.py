@@ -285,3 +285,16 @@ def test_a_yes_to_a_question_heard_in_part_is_still_an_answer(tools) -> None:
     engine.interrupted("About what")
     said(engine, "Yes.")  # not a time: an optional field, so it is asked once more
     assert engine.current_field == "loss_time"
+
+
+def test_an_answer_fills_the_asked_field_not_also_a_later_one_of_the_same_type(tools) -> None:
+    engine = start("legal", tools)
+    for line in ["I was fired.", "David Miller.", "Acme Logistics.", "Oregon."]:
+        said(engine, line)
+    assert engine.current_field == "incident_date"
+    reply = said(engine, "Two weeks ago.")
+    assert engine.state.record["incident_date"] == "2026-11-11"
+    assert "deadline" not in engine.state.record
+    assert "court date or deadline" in reply
+    said(engine, "Yes, on December 3rd.")
+    assert engine.state.record["deadline"] == "2026-12-03"  # ahead: a deadline reads dates forward

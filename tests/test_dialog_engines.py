@@ -103,3 +103,23 @@ async def test_one_script_runs_on_both_engines(
     assert report.usage and all(u["deployment"] for u in report.usage)
     said = " ".join(e.text for e in report.transcript if e.role == "agent")
     assert "we'll call you at" in said
+
+
+class _NoTts:
+    def prepare(self, texts: object, rate: int, voice: object) -> None:
+        return None
+
+
+def test_an_edited_agent_takes_effect_on_the_next_call(agents_dir: Path, tmp_path: Path) -> None:
+    runtime = WorkerRuntime(WorkerConfig(agents_dir=agents_dir, data_dir=tmp_path))
+    runtime._tts = _NoTts()  # type: ignore[assignment]  # no synthesis needed to open dialogs
+    first, _, _ = runtime.new_dialog("callback")
+    assert first.greeting().startswith("Hi, this is the callback line.")
+    path = agents_dir / "callback.yaml"
+    path.write_text(path.read_text().replace("Hi, this is the callback line.", "Hello from callbacks."))
+    second, _, _ = runtime.new_dialog("callback")
+    assert second.greeting().startswith("Hello from callbacks.")
+    assert first.greeting().startswith("Hi, this is the callback line.")  # a call in progress keeps its own
+    path.write_text(path.read_text().replace("type: phone", "type: fone"))
+    problem = runtime.check_agent("callback")
+    assert problem is not None and "callback.yaml: record.callback_number.type" in problem
