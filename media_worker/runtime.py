@@ -49,6 +49,9 @@ class WorkerConfig:
     dialog: DialogKind = "local"
     """``local``: the offline form engine. ``llm``: the LLM engine (``agents.engines``)."""
     data_dir: Path | None = None
+    media_secret: bytes | None = None
+    """The secret the control plane signs media URLs with (``RTAGENT_MEDIA_SECRET``). None: local mode,
+    unsigned sessions from loopback only."""
     """Where the local tools keep their data (claims, intakes); None: ``RTAGENT_DATA_DIR`` or ``.rtagent``."""
 
 

@@ -1,22 +1,25 @@
 """The media worker: a long-running asyncio WebSocket server, one ``CallSession`` per ACS media connection.
 
 Paths:
-- ``/ws/acs``: the ACS bidirectional media WebSocket. The call id comes from the ``x-ms-call-connection-id``
-  header (what ACS sends) or the ``call`` query parameter; the agent from the ``agent`` query parameter.
+- ``/ws/acs``: the ACS bidirectional media WebSocket. With a media secret configured (production), the URL
+  must be the one the control plane signed when it answered the call (``?call=&agent=&exp=&sig=``,
+  ``rtagent.signing``): it names the call and its agent, and anything else is refused (403). Without a
+  secret (local mode), unsigned ``?agent=NAME`` sessions are served, from loopback only; the call id comes
+  from the ``x-ms-call-connection-id`` header or the ``call`` query parameter.
 - ``/healthz``: liveness; ``/readyz``: ready to take calls (engines loaded, not draining).
 - ``/calls/<id>``: the call's summary (record, turns, timings) as JSON, while it runs and for a while after.
 
-Unsigned ``?agent=NAME`` sessions are what the local stack and load generators use; the control plane's
-signed session URLs come with the Functions app.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http
+import ipaddress
 import json
 import logging
 import re
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -28,6 +31,7 @@ from websockets.http11 import Request, Response
 
 from media_worker.runtime import WorkerRuntime
 from media_worker.session import CallSession
+from rtagent.signing import SignatureError, verify_media_grant
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,18 @@ class MediaServer:
         if path == MEDIA_PATH:
             if self._draining:
                 return _json(http.HTTPStatus.SERVICE_UNAVAILABLE, {"error": "worker is draining"})
-            agent = parse_qs(url.query).get("agent", [""])[0]
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            secret = self.runtime.config.media_secret
+            if secret:
+                try:
+                    verify_media_grant(query, secret, time.time())
+                except SignatureError as exc:
+                    log.warning("media connection from %s refused: %s", connection.remote_address, exc)
+                    return _json(http.HTTPStatus.FORBIDDEN, {"error": str(exc)})
+            elif not _is_loopback(connection.remote_address):
+                # Local mode (no secret): unsigned sessions, and only from this machine.
+                return _json(http.HTTPStatus.FORBIDDEN, {"error": "unsigned media sessions are local only"})
+            agent = query.get("agent", "")
             if not agent:
                 return _json(http.HTTPStatus.BAD_REQUEST, {"error": "missing ?agent=NAME"})
             if not AGENT_NAME.fullmatch(agent):
@@ -120,7 +135,8 @@ class MediaServer:
         url = urlsplit(ws.request.path)
         query = parse_qs(url.query)
         call_id = (
-            ws.request.headers.get("x-ms-call-connection-id")
+            (query["call"][0] if self.runtime.config.media_secret else "")  # the key the grant was signed for
+            or ws.request.headers.get("x-ms-call-connection-id")
             or query.get("call", [""])[0]
             or f"local-{uuid.uuid4().hex[:12]}"
         )
@@ -145,6 +161,13 @@ class MediaServer:
         while len(self.finished) > FINISHED_CALLS_KEPT:
             self.finished.popitem(last=False)
         log.info("call %s: ended (%s), record fields %d", call_id, summary.ended_by, len(summary.record))
+
+
+def _is_loopback(address: Any) -> bool:
+    try:
+        return ipaddress.ip_address(address[0]).is_loopback
+    except (TypeError, ValueError, IndexError):
+        return False
 
 
 def _json(status: http.HTTPStatus, body: dict[str, Any]) -> Response:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
             agents_dir=args.agents_dir,
             endpoint_ms=args.endpoint_ms,
             dialog=args.dialog or dialog_kind_from_env(),
+            media_secret=os.environ.get("RTAGENT_MEDIA_SECRET", "").encode() or None,
         )
     )
     with contextlib.suppress(KeyboardInterrupt):

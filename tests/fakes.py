@@ -25,6 +25,7 @@ from media_worker.engines.base import (
 from media_worker.escalation import RecordingEscalationSink
 from media_worker.pipeline.pacer import Ticker
 from media_worker.pipeline.vad import VadConfig
+from media_worker.runtime import WorkerConfig
 from media_worker.turn_policy import TurnConfig
 
 SPEECH_LEVEL = 1000
@@ -118,7 +119,8 @@ class EchoDialog(DialogEngine):
 class FakeRuntime:
     """What sessions and the server need from ``WorkerRuntime``, with the fakes above."""
 
-    def __init__(self) -> None:
+    def __init__(self, media_secret: bytes | None = None) -> None:
+        self.config = WorkerConfig(media_secret=media_secret)
         self.ticker = Ticker()
         self.stt = LevelStt()
         self.tts = WordTts()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -11,7 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from media_worker.server import MediaServer
+from media_worker.server import MediaServer, _is_loopback
+from rtagent.signing import sign_media_url
 from tests.fakes import FakeRuntime
 
 META = json.dumps(
@@ -20,8 +22,8 @@ META = json.dumps(
 SILENCE = json.dumps({"kind": "AudioData", "audioData": {"data": "AAAA" * 160, "silent": True}})
 
 
-async def started() -> MediaServer:
-    server = MediaServer(FakeRuntime(), port=0)  # type: ignore[arg-type]
+async def started(media_secret: bytes | None = None) -> MediaServer:
+    server = MediaServer(FakeRuntime(media_secret), port=0)  # type: ignore[arg-type]
     await server.start()
     return server
 
@@ -93,3 +95,34 @@ async def test_many_calls_run_at_once_and_health_counts_them():
     finally:
         await server.close()
     assert server.sessions == {}
+
+
+SECRET = b"test-media-secret"
+
+
+async def test_with_a_secret_only_a_signed_url_opens_a_session_and_it_names_the_call():
+    server = await started(SECRET)
+    try:
+        for url in (f"{server.url}?agent=echo", f"{server.url}?call=c1&agent=echo&exp=9999999999&sig=00"):
+            with pytest.raises(InvalidStatus) as err:
+                async with connect(url):
+                    pass
+            assert err.value.response.status_code == 403
+        signed = sign_media_url(server.url, SECRET, "call-7", "echo", time.time())
+        headers = {"x-ms-call-connection-id": "acs-connection-1"}
+        async with connect(signed, additional_headers=headers) as ws:
+            await ws.send(META)
+            await asyncio.wait_for(ws.recv(), 2)  # the greeting starts
+            assert list(server.sessions) == ["call-7"]  # the call key the control plane signed
+        expired = sign_media_url(server.url, SECRET, "call-8", "echo", time.time() - 3600)
+        with pytest.raises(InvalidStatus) as err:
+            async with connect(expired):
+                pass
+        assert err.value.response.status_code == 403
+    finally:
+        await server.close()
+
+
+def test_unsigned_sessions_are_served_only_from_loopback():
+    assert _is_loopback(("127.0.0.1", 5000)) and _is_loopback(("::1", 5000, 0, 0))
+    assert not _is_loopback(("10.0.0.4", 5000)) and not _is_loopback(None)
