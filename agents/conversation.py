@@ -71,6 +71,10 @@ class Conversation(DialogEngine):
             async for clause in target.take_over(previous):
                 yield clause
 
+    async def transfer_failed(self, message: str) -> AsyncIterator[str]:  # type: ignore[override]
+        async for clause in self.current.transfer_failed(message):
+            yield clause
+
     def interrupted(self, heard: str) -> None:
         self.current.interrupted(heard)
 

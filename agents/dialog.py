@@ -106,6 +106,14 @@ class DialogEngine(ABC):
         self.state.agents[:0] = previous.agents or [previous.agent]
         yield self.greeting()
 
+    async def transfer_failed(self, message: str) -> AsyncIterator[str]:
+        """The transfer the agent asked for reached nobody (``message`` says why, for logs): the call goes
+        on. Default: reopen the conversation with an apology; engines also resume their questions."""
+        self.state.outcome = Outcome()
+        text = "I'm sorry, I couldn't connect you with someone just now. We'll call you back. Let's carry on."
+        self.state.history.append(Message("agent", text))
+        yield text
+
     def fixed_phrases(self) -> list[str]:
         """Phrases this agent says word for word (greeting, questions), for the TTS cache to prepare."""
         return []

@@ -235,6 +235,21 @@ class FormEngine(DialogEngine):
         async for clause in self._say(work()):
             yield clause
 
+    async def transfer_failed(self, message: str) -> AsyncIterator[str]:
+        """Nobody took the transfer: apologise, promise the callback, and go back to the open questions (a
+        completed record closes the call as usual)."""
+        self.state.outcome = Outcome()
+        self._status.update({n: "empty" for n, st in self._status.items() if st == "deferred"})
+
+        async def work() -> list[str]:
+            try:
+                return [self.spec.phrases.transfer_failed, *await self._next_prompt()]
+            except _Stop as stop:
+                return stop.lines
+
+        async for clause in self._say(work()):
+            yield clause
+
     async def reply(self, caller_text: str) -> AsyncIterator[str]:
         """Answer one caller turn clause by clause; the caller's text and the reply go into the history."""
         async for clause in self._reply(caller_text, caller_text):
@@ -264,7 +279,7 @@ class FormEngine(DialogEngine):
         texts += [
             p.not_understood, p.correction, p.intent, p.repeat, p.hold, p.skip, p.silence, p.silence_hangup,
             p.goodbye, p.human, p.error, p.closing, p.give_up, spec.escalation.say, p.silence_transfer,
-            p.defer, p.come_back,
+            p.defer, p.come_back, p.transfer_failed,
         ]  # fmt: skip
         texts += [r.say for r in spec.rules if r.say]
         if spec.handoff is not None and spec.handoff.say:

@@ -21,7 +21,7 @@ from agents.dialog import DialogEngine, Outcome
 from media_worker import protocol
 from media_worker.engines.base import ENGINE_RATE_HZ, FRAME_BYTES, Voice
 from media_worker.engines.resample import PcmChunker, StreamResampler
-from media_worker.escalation import EscalationRequest, EscalationSink, summarize
+from media_worker.escalation import EscalationRequest, EscalationResult, EscalationSink, summarize
 from media_worker.frames import AudioIn, Dtmf, EndCall
 from media_worker.pipeline.agent import AgentStage, TurnRecord
 from media_worker.pipeline.pacer import Pacer, PacerStage, Ticker
@@ -34,7 +34,8 @@ from media_worker.turn_policy import TurnConfig
 log = logging.getLogger(__name__)
 
 MAX_LOGGED_ERRORS = 20
-ESCALATION_TIMEOUT_S = 10.0
+ESCALATION_TIMEOUT_S = 40.0
+"""A transfer that has not reached anyone by then counts as failed (the control plane's own limit is 30 s)."""
 """Malformed messages logged one by one per call, then every 100th: a broken peer must not flood the logs."""
 
 
@@ -68,6 +69,8 @@ class CallSummary:
     escalated: bool = False
     escalation_reason: str = ""
     escalation_target: str = ""
+    transfer: str = ""
+    """How the escalation went: transferred, transferring, failed (the agent went on) or recorded (local)."""
     agents: list[str] = field(default_factory=list)
     """Every agent that served the call (more than one after a hand-over)."""
     unknown: list[str] = field(default_factory=list)
@@ -127,9 +130,8 @@ class CallSession:
             if reader in done and reader.exception() is not None:
                 self.summary.errors.append(f"receive: {reader.exception()}")
             if ender in done:
-                self.summary.ended_by = "transfer" if self.summary.escalated else "agent_hangup"
-                if self._escalation is not None:
-                    await asyncio.gather(self._escalation, return_exceptions=True)
+                handed_over = self._outcome is not None and self._outcome.action == "escalate"
+                self.summary.ended_by = "transfer" if handed_over else "agent_hangup"
                 await self._drain()
                 await ws.close(1000, self.summary.ended_by)
             else:
@@ -275,10 +277,23 @@ class CallSession:
             self.summary.escalation_reason = outcome.reason
             self.summary.escalation_target = outcome.target
             self._escalation = asyncio.get_running_loop().create_task(self._request_transfer(outcome))
+            return  # the call ends, or goes on, when the transfer's outcome is known
         log.info("call %s: agent ends the call (%s %s)", self.call_id, outcome.action, outcome.reason)
         self._ended.set()
 
     async def _request_transfer(self, outcome: Outcome) -> None:
+        """Ask for the transfer; if nobody takes the call, the agent apologises and the call goes on."""
+        result = await self._escalate(outcome)
+        self.summary.transfer = result.status
+        if result.status == "failed" and self._agent_stage is not None and not self._ended.is_set():
+            log.info("call %s: transfer failed (%s); the agent carries on", self.call_id, result.message)
+            self.summary.errors.append(f"transfer failed: {result.message}")
+            self._agent_stage.transfer_failed(result.message)
+            return
+        log.info("call %s: agent hands the call over (%s)", self.call_id, outcome.reason)
+        self._ended.set()
+
+    async def _escalate(self, outcome: Outcome) -> EscalationResult:
         state = self._agent_stage.engine.state if self._agent_stage is not None else None
         agent = state.agent if state is not None else self.agent
         record = dict(state.record) if state is not None else {}
@@ -292,10 +307,10 @@ class CallSession:
         )
         try:
             async with asyncio.timeout(ESCALATION_TIMEOUT_S):
-                await self._engines.escalations.escalate(request)
-        except Exception as exc:  # the call still ends cleanly; the failure is on record
+                return await self._engines.escalations.escalate(request)
+        except Exception as exc:  # the failure is on record, and the agent tells the caller
             log.error("call %s: escalation request failed: %s", self.call_id, exc)
-            self.summary.errors.append(f"escalation: {exc}")
+            return EscalationResult("failed", str(exc) or type(exc).__name__)
 
     async def _shutdown(self) -> None:
         if self._pipeline is not None:

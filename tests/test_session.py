@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from typing import Any
 
 import pytest
 
+from media_worker.escalation import EscalationRequest, EscalationResult
 from media_worker.session import CallSession
 from tests.fakes import FakeRuntime, FakeSocket, speech_frame
 
@@ -59,8 +61,10 @@ class Caller:
         raise AssertionError("condition not reached")
 
 
-async def start(rate: int = 16000) -> tuple[FakeRuntime, FakeSocket, asyncio.Task]:
+async def start(rate: int = 16000, escalations: Any = None) -> tuple[FakeRuntime, FakeSocket, asyncio.Task]:
     runtime = FakeRuntime()
+    if escalations is not None:
+        runtime.escalations = escalations
     ws = FakeSocket()
     session = CallSession("call-1", "echo", runtime, **runtime.session_options())
     ws.inbound.put_nowait(metadata(rate))
@@ -185,6 +189,31 @@ async def test_escalation_is_requested_with_the_record_after_the_transfer_line()
     assert request.agent == "echo"
     assert "caller asked for a human" in request.summary
     assert summary.escalated and summary.escalation_target == "tel:+18005550199"
+
+
+class _NobodyAnswers:
+    def __init__(self) -> None:
+        self.requests: list[EscalationRequest] = []
+
+    async def escalate(self, request: EscalationRequest) -> EscalationResult:
+        self.requests.append(request)
+        return EscalationResult("failed", "transfer target busy")
+
+
+async def test_a_transfer_that_reaches_nobody_lets_the_agent_carry_on():
+    runtime, ws, task = await start(escalations=_NobodyAnswers())
+    caller = Caller(ws)
+    await caller.frames(70)
+    await caller.frames(20, level=5000)
+    await caller.until(lambda: "I'm sorry, I couldn't connect you" in " ".join(runtime.tts.spoken), 300)
+    assert ws.closed is None  # the call goes on
+    await caller.frames(20, level=4000)  # "goodbye"
+    await caller.until(lambda: ws.closed is not None, limit_frames=300)
+    summary = await asyncio.wait_for(task, 5)
+    await runtime.close()
+    assert summary.escalated and summary.transfer == "failed"
+    assert "transfer failed: transfer target busy" in summary.errors
+    assert ws.closed == (1000, "agent_hangup")
 
 
 @pytest.mark.parametrize("rate", [16000, 24000])

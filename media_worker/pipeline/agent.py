@@ -129,6 +129,12 @@ class AgentStage(Stage):
                     self._on_outcome(self.engine.state.outcome)
         self.push_upstream(frame)
 
+    def transfer_failed(self, message: str) -> None:
+        """The escalation reached nobody: let the agent say so and carry on with the caller."""
+        self._closing_turn = None
+        self._turn_id += 1
+        self._start_reply(TurnRecord(self._turn_id, ""), self.engine.transfer_failed(message))
+
     def _record(self, turn_id: int) -> TurnRecord | None:
         for rec in reversed(self.turns):
             if rec.turn_id == turn_id:

@@ -100,21 +100,27 @@ async def call_each(
     paths: list[Path], worker_args: list[str] | None = None
 ) -> AsyncIterator[tuple[Path, CallerScript, CallReport]]:
     """One call per script, in order, against one worker (started here) and one set of caller engines:
-    yields each script with its report as soon as the call ends."""
+    yields each script with its report as soon as the call ends (a call that could not be placed, e.g.
+    refused by the worker, gives a report with ``ended_by="error"`` and the reason in ``errors``)."""
     engines = CallerEngines()
     async with WorkerProcess(extra_args=worker_args) as worker:
         await engines.start()
         try:
             for path in paths:
                 script = load_script(path)
-                report = await place_call(
-                    script,
-                    script.resolved_agent(),
-                    worker.media_url,
-                    worker.http_base,
-                    engines,
-                    out=io.StringIO(),
-                )
+                agent = script.resolved_agent()
+                try:
+                    report = await place_call(
+                        script, agent, worker.media_url, worker.http_base, engines, out=io.StringIO()
+                    )
+                except Exception as exc:  # one call that cannot be placed does not stop the others
+                    report = CallReport(
+                        call_id="",
+                        agent=agent,
+                        ended_by="error",
+                        duration_ms=0,
+                        errors=[f"call failed: {exc}"],
+                    )
                 yield path, script, report
         finally:
             await engines.close()

@@ -47,7 +47,8 @@ def score_fields(report: CallReport, script: CallerScript) -> tuple[int, int]:
 
 
 def judge(name: str, script: CallerScript, report: CallReport) -> ScenarioResult:
-    failures = check_expect(report, script.expect) if script.expect else []
+    failures = list(report.errors) if report.ended_by == "error" else []
+    failures += check_expect(report, script.expect) if script.expect else []
     right, total = score_fields(report, script)
     agent = script.resolved_agent()
     return ScenarioResult(name, agent, failures, right, total, report.missed_turns, report)
