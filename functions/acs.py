@@ -24,6 +24,7 @@ from azure.communication.callautomation import (
     MediaStreamingOptions,
     PhoneNumberIdentifier,
     StreamingTransportType,
+    TextSource,
     UnknownIdentifier,
 )
 from azure.core.credentials import AzureKeyCredential
@@ -104,6 +105,10 @@ class AcsCallControl:
             str(props.call_connection_id), str(props.server_call_id or ""), str(props.correlation_id or "")
         )
 
+    def reject(self, incoming_call_context: str) -> None:
+        """Decline an incoming call (no agent takes it, e.g. outside business hours)."""
+        self._do("reject", self.client.reject_call, incoming_call_context)
+
     def transfer(
         self,
         call_connection_id: str,
@@ -122,6 +127,11 @@ class AcsCallControl:
             operation_context=operation_context,
             sip_headers=sip_headers or None,
         )
+
+    def play_text(self, call_connection_id: str, text: str, voice: str = "en-US-JennyNeural") -> None:
+        """Play ``text`` to everyone on the call (ACS's TTS: needs Azure AI services attached to ACS)."""
+        conn = self.client.get_call_connection(call_connection_id)
+        self._do("play", conn.play_media_to_all, TextSource(text=text, voice_name=voice))
 
     def hang_up(self, call_connection_id: str, for_everyone: bool = True) -> None:
         """End the call (for everyone: the caller too). A call already gone (404) counts as hung up."""

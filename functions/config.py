@@ -28,7 +28,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-ACS_OPENID_URL = "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration"
+ACS_OPENID_URL = (
+    "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration"
+)
 
 
 class ConfigError(ValueError):
