@@ -74,8 +74,8 @@ MediaStreamingStopped,        ringing,     closing media_ended: StartTimer hangu
 MediaSessionEnded(caller_     connected,   connected); if already closing for max_duration in
 hangup | transfer)            conversing   conversing (the goodbye was said): ended with HangUp
                               escalating   media marked ended; the transfer goes on
-MediaSessionEnded(            ringing,     ended: HangUp(for_everyone), PersistCallRecord
-agent_hangup)                 connected,
+MediaSessionEnded(            ringing,     ended: HangUp(for_everyone), PersistCallRecord (end reason
+agent_hangup)                 connected,   agent_hangup, or max_duration after the goodbye)
                               conversing
 MediaSessionEnded(other)      non-escal.   failed: HangUp (the worker is gone: the caller would hear
 MediaStreamingFailed                       nothing), PersistCallRecord; in escalating: media ended, noted
@@ -176,7 +176,7 @@ class LifecycleConfig:
     max_call_goodbye: str = "We've reached the time limit for this call. Thank you for calling. Goodbye."
     transfer_failed_say: str = (
         "I'm sorry, I couldn't connect you with someone right now. "
-        "We'll call you back as soon as we can. Goodbye."
+        "Please call us again a little later. Goodbye."
     )
     """Played by ACS when a transfer fails after the media session has gone (no agent left to apologise)."""
     sip_header_prefix: str = SIP_HEADER_PREFIX
