@@ -24,7 +24,7 @@ import azure.functions as func
 
 from functions import handlers, orchestrator
 from functions.config import control_plane
-from functions.events import SUBSCRIPTION_VALIDATION, EventError
+from functions.events import INCOMING_CALL, SUBSCRIPTION_VALIDATION, EventError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ def _json(status: int, body: dict[str, Any]) -> func.HttpResponse:
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
 async def incoming_call(event: func.EventGridEvent, client: Any) -> None:
+    if event.event_type != INCOMING_CALL:
+        log.info("Event Grid event %s of type %s ignored", event.id, event.event_type)
+        return
     body = {"eventType": event.event_type, "subject": event.subject, "data": event.get_json(), "id": event.id}
     try:
         await handlers.incoming_call(body, client, control_plane(), handlers.utc_now())

@@ -52,6 +52,11 @@ class EscalationSink(Protocol):
         """Ask for the transfer and say how it went. Never raises: a failure is a ``failed`` result."""
         ...
 
+    async def session_ended(self, call_id: str, ended_by: str) -> None:
+        """The call's media session is over (``agent_hangup``, ``caller_hangup``, ``transfer``...), so the
+        control plane can hang up a call the agent finished. Never raises."""
+        ...
+
 
 class RecordingEscalationSink:
     """The local sink: logs each request and keeps it (there is no one to transfer to offline)."""
@@ -70,6 +75,9 @@ class RecordingEscalationSink:
             len(request.record),
         )
         return EscalationResult("recorded")
+
+    async def session_ended(self, call_id: str, ended_by: str) -> None:
+        return None
 
 
 class ControlPlaneSink:
@@ -92,6 +100,13 @@ class ControlPlaneSink:
         if status not in ("transferred", "transferring", "failed"):
             return EscalationResult("failed", f"unexpected answer {answer!r}")
         return EscalationResult(status, str(answer.get("message", "")))
+
+    async def session_ended(self, call_id: str, ended_by: str) -> None:
+        body = json.dumps({"kind": "session_ended", "call_id": call_id, "ended_by": ended_by}).encode()
+        try:
+            await asyncio.to_thread(self._post, f"/api/media/{call_id}", body)
+        except (OSError, ValueError) as exc:
+            log.warning("call %s: could not report the end of the media session: %s", call_id, exc)
 
     def _post(self, path: str, body: bytes) -> dict[str, Any]:
         headers = {"content-type": "application/json", **sign_body(self.secret, body, time.time())}

@@ -25,7 +25,7 @@ from media_worker.engines.base import (
     VoiceActivityDetector,
 )
 from media_worker.engines.tts_cache import CachedTts
-from media_worker.escalation import EscalationSink, RecordingEscalationSink
+from media_worker.escalation import ControlPlaneSink, EscalationSink, RecordingEscalationSink
 from media_worker.pipeline.agent import split_sentences
 from media_worker.pipeline.pacer import Ticker
 from media_worker.pipeline.vad import VadConfig
@@ -52,6 +52,9 @@ class WorkerConfig:
     media_secret: bytes | None = None
     """The secret the control plane signs media URLs with (``RTAGENT_MEDIA_SECRET``). None: local mode,
     unsigned sessions from loopback only."""
+    control_url: str | None = None
+    """The Functions app's base URL (``RTAGENT_CONTROL_URL``): escalations and session ends go there,
+    signed with ``media_secret``. None: they are only logged."""
     """Where the local tools keep their data (claims, intakes); None: ``RTAGENT_DATA_DIR`` or ``.rtagent``."""
 
 
@@ -67,6 +70,8 @@ class WorkerRuntime:
         self._prepared: set[tuple[str, int]] = set()
         self._build: Any = None
         self.escalations: EscalationSink = RecordingEscalationSink()
+        if self.config.control_url and self.config.media_secret:
+            self.escalations = ControlPlaneSink(self.config.control_url, self.config.media_secret)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 

@@ -143,6 +143,7 @@ class CallSession:
             self._out.put_nowait(None)
             await asyncio.gather(writer, reader, ender, return_exceptions=True)
         self.summary.state = "ended"
+        await self._engines.escalations.session_ended(self.call_id, self.summary.ended_by)
         return self.summary
 
     async def _read(self, ws: _Socket) -> None:

@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument(
         "--text", action="store_true", help="play the script against the dialog in text (no audio, no worker)"
     )
+    call.add_argument(
+        "--direct",
+        action="store_true",
+        help="skip the control plane: media straight to the worker with ?agent=NAME (the default when the "
+        "script has no `called` number, or with --agent or --url)",
+    )
 
     scen = sub.add_parser("scenarios", help="run caller scripts and score the records the agents captured")
     scen.add_argument("paths", nargs="*", type=Path, help="scripts or folders (default: tests/scenarios)")
@@ -94,6 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
             endpoint_ms=args.endpoint_ms,
             dialog=args.dialog or dialog_kind_from_env(),
             media_secret=os.environ.get("RTAGENT_MEDIA_SECRET", "").encode() or None,
+            control_url=os.environ.get("RTAGENT_CONTROL_URL") or None,
         )
     )
     with contextlib.suppress(KeyboardInterrupt):
@@ -145,6 +152,7 @@ def _call(args: argparse.Namespace) -> int:
                 endpoint_ms=args.endpoint_ms,
                 log_level=args.log_level,
                 dialog=args.dialog,
+                through_control_plane=bool(script.called) and not (args.direct or args.agent or args.url),
             )
         )
     text = report.model_dump_json(indent=2)
@@ -203,6 +211,12 @@ def _summary_line(report: object, text: bool = False) -> str:
             f"response ms p50={resp['p50']} p95={resp['p95']} n={resp['n']}; barge-in ms p50={barge['p50']}"
             f" n={barge['n']}; greeting ms={report.latency.greeting_ms}; missed turns={report.missed_turns}"
         )
+    if report.call_history:
+        from rtagent.local.stack import describe
+
+        lines.append(f"control plane: {describe(report)}")
+        for t in report.transfers:
+            lines.append(f"transfer {t.get('attempt')}: to {t.get('target')} → {t.get('outcome')}")
     if report.unknown:
         lines.append("caller did not know: " + ", ".join(report.unknown))
     if report.usage:

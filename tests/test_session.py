@@ -199,6 +199,9 @@ class _NobodyAnswers:
         self.requests.append(request)
         return EscalationResult("failed", "transfer target busy")
 
+    async def session_ended(self, call_id: str, ended_by: str) -> None:
+        return None
+
 
 async def test_a_transfer_that_reaches_nobody_lets_the_agent_carry_on():
     runtime, ws, task = await start(escalations=_NobodyAnswers())

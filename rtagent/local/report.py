@@ -109,6 +109,12 @@ class CallReport(BaseModel):
     escalation_target: str = ""
     unknown: list[str] = Field(default_factory=list)
     usage: list[dict[str, Any]] = Field(default_factory=list)
+    call_state: str = ""
+    """Through the control plane: the call's final lifecycle phase (ended, transferred, failed)."""
+    call_history: list[list[Any]] = Field(default_factory=list)
+    """Through the control plane: ``[t_s, event, from, to]`` per event the call's orchestration saw."""
+    transfers: list[dict[str, Any]] = Field(default_factory=list)
+    """Through the control plane: each transfer attempt (target, SIP headers, outcome)."""
     ended_by: EndedBy
     duration_ms: float = Field(ge=0)
     transcript: list[TranscriptEntry] = Field(default_factory=list)

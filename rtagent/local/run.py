@@ -75,9 +75,22 @@ async def run_call(
     endpoint_ms: int | None = None,
     log_level: str = "warning",
     dialog: str | None = None,
+    through_control_plane: bool = False,
 ) -> CallReport:
-    """Start what is needed (worker, caller engines), place the call, stop everything."""
+    """Start what is needed (worker, caller engines; with ``through_control_plane`` also the simulated
+    ACS edge and the local functions host), place the call, stop everything."""
     engines = CallerEngines()
+    if through_control_plane:
+        from rtagent.local.stack import LocalStack
+
+        print("starting the ACS edge, the functions, the media worker and the caller…", file=sys.stderr)
+        async with LocalStack(log_level=log_level, dialog=dialog) as local:
+            await engines.start()
+            try:
+                print(f"calling {script.called} through the control plane\n", file=sys.stderr, flush=True)
+                return await local.place(script, engines, rate, wav)
+            finally:
+                await engines.close()
     print("starting the media worker and the caller's voice…", file=sys.stderr, flush=True)
     async with contextlib.AsyncExitStack() as stack:
         if url is None:

@@ -30,18 +30,20 @@ class WorkerProcess:
         agents_dir: Path | None = None,
         log_level: str = "warning",
         extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.args = [sys.executable, "-m", "rtagent", "serve", "--port", "0", "--log-level", log_level]
         self.args += ["--engines", engines]
         if agents_dir is not None:
             self.args += ["--agents-dir", str(agents_dir)]
         self.args += extra_args or []
+        self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
         self.media_url = ""
         self.http_base = ""
 
     async def __aenter__(self) -> WorkerProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self.proc = await asyncio.create_subprocess_exec(*self.args, stdout=asyncio.subprocess.PIPE, env=env)
         assert self.proc.stdout is not None
         async with asyncio.timeout(STARTUP_TIMEOUT_S):
