@@ -71,6 +71,14 @@ class Conversation(DialogEngine):
             async for clause in target.take_over(previous):
                 yield clause
 
+    @property
+    def max_call_s(self) -> float | None:
+        return self.current.max_call_s
+
+    async def time_up(self) -> AsyncIterator[str]:  # type: ignore[override]
+        async for clause in self.current.time_up():
+            yield clause
+
     async def transfer_failed(self, message: str) -> AsyncIterator[str]:  # type: ignore[override]
         async for clause in self.current.transfer_failed(message):
             yield clause

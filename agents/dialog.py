@@ -106,6 +106,20 @@ class DialogEngine(ABC):
         self.state.agents[:0] = previous.agents or [previous.agent]
         yield self.greeting()
 
+    @property
+    def max_call_s(self) -> float | None:
+        """How long a call may last (the agent's ``limits.max_call_s``); None: no limit."""
+        spec = getattr(self, "spec", None)
+        return float(spec.limits.max_call_s) if spec is not None else None
+
+    async def time_up(self) -> AsyncIterator[str]:
+        """The call reached its time limit: the goodbye (``phrases.time_limit``), then hang up."""
+        spec = getattr(self, "spec", None)
+        text = spec.phrases.time_limit if spec is not None else "We've reached the time limit. Goodbye."
+        self.state.outcome = Outcome(action="hang_up", reason="max call length")
+        self.state.history.append(Message("agent", text))
+        yield text
+
     async def transfer_failed(self, message: str) -> AsyncIterator[str]:
         """The transfer the agent asked for reached nobody (``message`` says why, for logs): the call goes
         on. Default: reopen the conversation with an apology; engines also resume their questions."""

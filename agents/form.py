@@ -279,7 +279,7 @@ class FormEngine(DialogEngine):
         texts += [
             p.not_understood, p.correction, p.intent, p.repeat, p.hold, p.skip, p.silence, p.silence_hangup,
             p.goodbye, p.human, p.error, p.closing, p.give_up, spec.escalation.say, p.silence_transfer,
-            p.defer, p.come_back, p.transfer_failed,
+            p.defer, p.come_back, p.transfer_failed, p.time_limit,
         ]  # fmt: skip
         texts += [r.say for r in spec.rules if r.say]
         if spec.handoff is not None and spec.handoff.say:

@@ -545,6 +545,7 @@ class PhrasesSpec(_Model):
     silence_hangup: str = "I can't hear you, so I'll end the call now. Please call back anytime. Goodbye."
     silence_transfer: str = "I can't hear you, so I'll connect you with a person who can help."
     transfer_failed: str = "I'm sorry, I couldn't reach anyone just now. Someone will call you back."
+    time_limit: str = "We've reached the time limit for this call. Thank you for calling. Goodbye."
     defer: str = "No problem, we can come back to that."
     come_back: str = "Earlier you weren't sure about this one."
     goodbye: str = "Thanks for calling. Goodbye."

@@ -52,7 +52,7 @@ async def run_bench(quick: bool = False, concurrency: bool = True, max_calls: in
 async def _latency_runs(repeats: int) -> list[CallReport]:
     scripts = sorted(SCRIPTS_DIR.glob("*.yaml"))
     reports: list[CallReport] = []
-    async for path, _, report in call_each(scripts * repeats):
+    async for path, _, report in call_each(scripts * repeats, through_control_plane=True):
         _progress(
             f"[bench] call {path.stem}: response ms {report.latency.response_ms}, barge-in ms"
             f" {report.latency.barge_in_ms}, missed {report.missed_turns}"

@@ -115,6 +115,8 @@ class CallSession:
         self._ended = asyncio.Event()
         self._outcome: Outcome | None = None
         self._escalation: asyncio.Task[None] | None = None
+        self._time_limit_ms = 1 << 62
+        """Call-clock time at which the agent ends the call (its ``limits.max_call_s``)."""
         self.summary = CallSummary(call_id, agent, agent)
         self._unknown_kinds: set[str] = set()
 
@@ -223,6 +225,10 @@ class CallSession:
         for pcm in chunks:
             push(AudioIn(pcm, self._t_ms))
             self._t_ms += 20
+        if self._t_ms >= self._time_limit_ms and self._agent_stage is not None:
+            self._time_limit_ms = 1 << 62  # once
+            log.info("call %s: time limit reached; the agent says goodbye", self.call_id)
+            self._agent_stage.time_up()
 
     # --- pipeline --------------------------------------------------------------------------------------
 
@@ -234,6 +240,8 @@ class CallSession:
             self._resampler = StreamResampler(rate, ENGINE_RATE_HZ)
         engines = self._engines
         dialog, voice, turn_config = engines.new_dialog(self.agent, rate)
+        if dialog.max_call_s is not None:
+            self._time_limit_ms = int(dialog.max_call_s * 1000)
         onset, speech = engines.new_vad_streams()
         loop = asyncio.get_running_loop()
         self._stt_stage = SttStage(engines.stt, dialog.stt_retry_hint)

@@ -89,9 +89,14 @@ class WordTts(TextToSpeech):
 class EchoDialog(DialogEngine):
     """Repeats what it heard, then asks again; hangs up when told goodbye."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_call_s: float | None = None) -> None:
         self.state = DialogState(agent="echo")
         self.heard: list[str] = []
+        self._max_call_s = max_call_s
+
+    @property
+    def max_call_s(self) -> float | None:
+        return self._max_call_s
 
     def greeting(self) -> str:
         text = "Hello caller, thanks for calling the echo line today."
@@ -119,8 +124,9 @@ class EchoDialog(DialogEngine):
 class FakeRuntime:
     """What sessions and the server need from ``WorkerRuntime``, with the fakes above."""
 
-    def __init__(self, media_secret: bytes | None = None) -> None:
+    def __init__(self, media_secret: bytes | None = None, max_call_s: float | None = None) -> None:
         self.config = WorkerConfig(media_secret=media_secret)
+        self.max_call_s = max_call_s
         self.ticker = Ticker()
         self.stt = LevelStt()
         self.tts = WordTts()
@@ -134,7 +140,7 @@ class FakeRuntime:
     def new_dialog(
         self, agent: str, sample_rate_hz: int = 16000
     ) -> tuple[DialogEngine, Voice | None, TurnConfig]:
-        dialog = EchoDialog()
+        dialog = EchoDialog(self.max_call_s)
         self.dialogs.append(dialog)
         return dialog, None, TurnConfig(endpoint_ms=300)
 

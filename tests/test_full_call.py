@@ -1,7 +1,8 @@
-"""A whole phone call through the real offline engines: worker process, WebSocket, whisper, piper, FNOL.
+"""Whole phone calls through the real offline engines (worker process, WebSocket, whisper, piper), directly
+to the media worker and through the control plane (simulated ACS edge, local functions, orchestration).
 
-The caller says its policy number over a simulated phone line; the agent must hear it, read it back, file the
-claim, and the report must carry it in ``record``. Slow (about a minute): marked ``engines``.
+The caller speaks over a simulated phone line; the agents must hear it, fill their records, and the reports
+must carry what was said. Slow (about a minute a call): marked ``engines``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from agents.spec import AGENTS_DIR
 from rtagent.local.report import check_expect
-from rtagent.local.run import run_call
+from rtagent.local.run import CallerEngines, call_each, run_call
 from rtagent.local.script import load_script
+from rtagent.local.stack import LocalStack
 
 SCRIPTS = Path(__file__).resolve().parent / "scenarios"
 
@@ -39,11 +42,64 @@ async def test_fnol_call_end_to_end_fills_the_record_from_the_callers_words(tmp_
     assert (tmp_path / "call.wav").stat().st_size > 0
 
 
-async def test_barge_in_stops_the_agent_and_the_call_still_completes():
-    script = load_script(SCRIPTS / "fnol_barge_in.yaml")
-    report = await run_call(script, "fnol")
+async def test_every_scenario_through_the_control_plane(tmp_path):
+    """Each script's `called` number routes to its agent; every record holds what the caller said (spelled
+    codes, relative dates, a correction), barge-ins stop the agent, hand-overs carry what was said."""
+    paths = sorted(SCRIPTS.glob("*.yaml"))
+    results = {}
+    async for path, script, report in call_each(paths, through_control_plane=True):
+        results[path.stem] = (script, report)
+    failures = {
+        name: check_expect(report, script.expect) + report.errors + ["missed turns"] * report.missed_turns
+        for name, (script, report) in results.items()
+    }
+    assert {name: f for name, f in failures.items() if f} == {}
+    for name, (script, report) in results.items():
+        assert report.agents[0] == script.resolved_agent(), name  # routing by the number dialled
+        assert report.call_history, name
+        assert report.call_state in ("ended", "transferred"), name
+    barge = results["fnol_barge_in"][1]
+    assert len(barge.latency.barge_in_ms) == 2
+    assert sum(e.interrupted for e in barge.transcript if e.role == "agent") == 2
+    injury = results["fnol_injury"][1]
+    assert injury.call_state == "transferred"
+    assert [t["target"] for t in injury.transfers] == ["+18005550199"]
 
-    assert len(report.latency.barge_in_ms) == 2, report.transcript
-    interrupted = [e for e in report.transcript if e.role == "agent" and e.interrupted]
-    assert len(interrupted) == 2
-    assert check_expect(report, script.expect) == []
+
+async def test_a_transfer_that_fails_lets_the_agent_recover_and_finish(tmp_path):
+    script = load_script(SCRIPTS / "fnol_injury.yaml")
+    engines = CallerEngines()
+    async with LocalStack(data_dir=tmp_path) as stack:
+        stack.edge.fail_transfers_to = {"+18005550199"}
+        await engines.start()
+        try:
+            report = await stack.place(script, engines)
+        finally:
+            await engines.close()
+        [transfer] = [r for r in stack.edge.requests if r.action == "transferToParticipant"]
+    headers = transfer.body["customCallingContext"]["sipHeaders"]
+    assert headers and all(name.startswith("X-MS-Custom-") for name in headers)
+    assert [t["outcome"] for t in report.transfers] == ["failed"]
+    said = " ".join(e.text for e in report.transcript if e.role == "agent").lower()
+    assert "couldn't reach anyone" in said
+    assert report.record.get("claim_number", "").startswith("CLM-")  # the agent went on and filed it
+    assert report.call_state == "ended" and report.ended_by == "agent_hangup"
+
+
+async def test_the_time_limit_ends_the_call_politely(tmp_path):
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    fnol = (AGENTS_DIR / "fnol.yaml").read_text().replace("max_call_s: 600", "max_call_s: 25")
+    (agents / "fnol.yaml").write_text(fnol)
+    script = load_script(SCRIPTS / "fnol.yaml")
+    engines = CallerEngines()
+    async with LocalStack(data_dir=tmp_path, agents_dir=agents) as stack:
+        await engines.start()
+        try:
+            report = await stack.place(script, engines)
+        finally:
+            await engines.close()
+    said = " ".join(e.text for e in report.transcript if e.role == "agent").lower()
+    assert "reached the time limit" in said
+    assert report.ended_by == "agent_hangup" and report.call_state == "ended"
+    assert report.duration_ms < 40_000

@@ -61,8 +61,10 @@ class Caller:
         raise AssertionError("condition not reached")
 
 
-async def start(rate: int = 16000, escalations: Any = None) -> tuple[FakeRuntime, FakeSocket, asyncio.Task]:
-    runtime = FakeRuntime()
+async def start(
+    rate: int = 16000, escalations: Any = None, max_call_s: float | None = None
+) -> tuple[FakeRuntime, FakeSocket, asyncio.Task]:
+    runtime = FakeRuntime(max_call_s=max_call_s)
     if escalations is not None:
         runtime.escalations = escalations
     ws = FakeSocket()
@@ -217,6 +219,17 @@ async def test_a_transfer_that_reaches_nobody_lets_the_agent_carry_on():
     assert summary.escalated and summary.transfer == "failed"
     assert "transfer failed: transfer target busy" in summary.errors
     assert ws.closed == (1000, "agent_hangup")
+
+
+async def test_at_the_time_limit_the_agent_says_goodbye_and_hangs_up():
+    runtime, ws, task = await start(max_call_s=1.0)
+    caller = Caller(ws)
+    await caller.until(lambda: ws.closed is not None, limit_frames=400)
+    summary = await asyncio.wait_for(task, 5)
+    await runtime.close()
+    assert runtime.tts.spoken[-1] == "We've reached the time limit. Goodbye."
+    assert summary.ended_by == "agent_hangup"
+    assert runtime.dialogs[0].state.outcome.reason == "max call length"
 
 
 @pytest.mark.parametrize("rate", [16000, 24000])

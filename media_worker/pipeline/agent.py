@@ -129,6 +129,13 @@ class AgentStage(Stage):
                     self._on_outcome(self.engine.state.outcome)
         self.push_upstream(frame)
 
+    def time_up(self) -> None:
+        """The call reached its time limit: whatever is being said stops, the agent says goodbye, hangs up."""
+        self._cancel()
+        self._closing_turn = None
+        self._turn_id += 1
+        self._start_reply(TurnRecord(self._turn_id, ""), self.engine.time_up())
+
     def transfer_failed(self, message: str) -> None:
         """The escalation reached nobody: let the agent say so and carry on with the caller."""
         self._closing_turn = None

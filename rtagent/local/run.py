@@ -110,30 +110,35 @@ async def run_call(
 
 
 async def call_each(
-    paths: list[Path], worker_args: list[str] | None = None
+    paths: list[Path], dialog: str | None = None, through_control_plane: bool = False
 ) -> AsyncIterator[tuple[Path, CallerScript, CallReport]]:
-    """One call per script, in order, against one worker (started here) and one set of caller engines:
-    yields each script with its report as soon as the call ends (a call that could not be placed, e.g.
-    refused by the worker, gives a report with ``ended_by="error"`` and the reason in ``errors``)."""
+    """One call per script, in order, over one stack started here (a media worker, and with
+    ``through_control_plane`` the simulated ACS edge and the local functions too) and one set of caller
+    engines: yields each script with its report as soon as the call ends. A call that could not be placed
+    (refused, not routed) gives a report with ``ended_by="error"`` and the reason in ``errors``."""
+    from rtagent.local.stack import LocalStack
+
     engines = CallerEngines()
-    async with WorkerProcess(extra_args=worker_args) as worker:
+    async with contextlib.AsyncExitStack() as stack:
+        if through_control_plane:
+            local = await stack.enter_async_context(LocalStack(dialog=dialog))
+        else:
+            extra = ["--dialog", dialog] if dialog else []
+            worker = await stack.enter_async_context(WorkerProcess(extra_args=extra))
         await engines.start()
-        try:
-            for path in paths:
-                script = load_script(path)
-                agent = script.resolved_agent()
-                try:
+        stack.push_async_callback(engines.close)
+        for path in paths:
+            script = load_script(path)
+            agent = script.resolved_agent()
+            try:
+                if through_control_plane:
+                    report = await local.place(script, engines, out=io.StringIO())
+                else:
                     report = await place_call(
                         script, agent, worker.media_url, worker.http_base, engines, out=io.StringIO()
                     )
-                except Exception as exc:  # one call that cannot be placed does not stop the others
-                    report = CallReport(
-                        call_id="",
-                        agent=agent,
-                        ended_by="error",
-                        duration_ms=0,
-                        errors=[f"call failed: {exc}"],
-                    )
-                yield path, script, report
-        finally:
-            await engines.close()
+            except Exception as exc:  # one call that cannot be placed does not stop the others
+                report = CallReport(
+                    call_id="", agent=agent, ended_by="error", duration_ms=0, errors=[f"call failed: {exc}"]
+                )
+            yield path, script, report

@@ -112,8 +112,9 @@ async def run_scenarios(
 
     from rtagent.local.run import call_each
 
-    _progress("starting the media worker and the caller's voice…")
-    async for path, script, report in call_each(paths, ["--dialog", kind]):
+    _progress("starting the ACS edge, the functions, the media worker and the caller's voice…")
+    through = all(load_script(p).called for p in paths)
+    async for path, script, report in call_each(paths, kind, through_control_plane=through):
         results.append(_log(judge(path.stem, script, report), reports))
     return results
 

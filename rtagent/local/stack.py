@@ -41,11 +41,16 @@ class LocalStack:
     """``async with LocalStack() as stack: report = await stack.place(script, engines)``."""
 
     def __init__(
-        self, log_level: str = "warning", dialog: str | None = None, data_dir: Path | None = None
+        self,
+        log_level: str = "warning",
+        dialog: str | None = None,
+        data_dir: Path | None = None,
+        agents_dir: Path | None = None,
     ) -> None:
         self.log_level = log_level
         self.dialog = dialog
         self.data_dir = data_dir
+        self.agents_dir = agents_dir
         self.edge = AcsEdge()
         self.host = LocalFunctionsHost()
         self.secret = secrets.token_hex(16)
@@ -59,7 +64,7 @@ class LocalStack:
         extra = ["--dialog", self.dialog] if self.dialog else []
         env = {"RTAGENT_MEDIA_SECRET": self.secret, "RTAGENT_CONTROL_URL": self.host.url}
         self.worker = await self._stack.enter_async_context(
-            WorkerProcess(log_level=self.log_level, extra_args=extra, env=env)
+            WorkerProcess(log_level=self.log_level, agents_dir=self.agents_dir, extra_args=extra, env=env)
         )
         settings = ControlSettings(
             callback_url=self.host.url,
@@ -70,6 +75,7 @@ class LocalStack:
             acs_access_key=self.edge.access_key_b64,
             callback_openid_url=self.edge.openid_config_url,
             data_dir=self.data_dir,
+            agents_dir=self.agents_dir,
         )
         use_control_plane(ControlPlane(settings))
         self._stack.callback(use_control_plane, None)
