@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/rtagent call --agent fnol --report fnol-report.json --wav fnol-call.wav
+	$(BIN)/rtagent call --script tests/scenarios/fnol.yaml --report fnol-report.json --wav fnol-call.wav
 
 test: setup
 	$(BIN)/ruff check .

@@ -177,3 +177,27 @@ async def test_forged_or_missing_callback_tokens_and_unsigned_worker_reports_are
             stack.post_media, call, {"kind": "session_ended"}, b"wrong-secret"
         )
         assert status == 401
+
+
+async def test_a_sip_transfer_goes_to_the_ccaas_address_with_the_summary_in_sip_headers(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as stack:
+        await stack.incoming("+18005550103")  # legal: escalations go to its intake team over SIP
+        call = next(iter(stack.host.client.instances))
+        await AcsEdge.wait_for(
+            lambda: (stack.host.client.instances[call].custom_status or {}).get("phase") == "conversing"
+        )
+        report = {
+            "kind": "escalation",
+            "reason": "caller asked for a human",
+            "target": "",
+            "record": {"matter_type": "employment", "caller_name": "David Miller"},
+            "summary": "legal: caller asked for a human; matter_type=employment",
+        }
+        status, outcome = await asyncio.to_thread(stack.post_media, call, report)
+        assert (status, outcome["status"]) == (200, "transferred")
+        [transfer] = [r for r in stack.edge.requests if r.action == "transferToParticipant"]
+        assert transfer.body["targetParticipant"]["rawId"] == "sip:intake@contoso-law.example.com"
+        headers = transfer.body["customCallingContext"]["sipHeaders"]
+        assert any("matter_type=employment" in v for v in headers.values())
