@@ -42,7 +42,7 @@ from typing import Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agents.strict_yaml import Problem, YamlFileError, format_loc, parse_yaml, problem_from_error
+from agents.strict_yaml import Problem, YamlFileError, format_loc, problem_from_error, read_yaml_file
 
 __all__ = [
     "ROUTER_FILE",
@@ -325,12 +325,4 @@ def load_router(path: Path | str | None = None) -> Router:
     """Read a router file (default: the built-in ``agents/router.yaml``). Blocking file I/O: call it at
     start-up, not per turn. Raises ``RouterSpecError``."""
     file = Path(path) if path is not None else ROUTER_FILE
-    source = file.name
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RouterSpecError(source, [Problem("file", f"not found ({file})")]) from None
-    except (IsADirectoryError, UnicodeDecodeError) as e:
-        raise RouterSpecError(source, [Problem("file", f"cannot be read: {e}")]) from None
-    data = parse_yaml(text, source, RouterSpecError)
-    return parse_router(data, source=source)
+    return parse_router(read_yaml_file(file, file.name, RouterSpecError), source=file.name)

@@ -60,7 +60,7 @@ from pydantic import (
 )
 
 from agents.rules import Condition
-from agents.strict_yaml import Problem, YamlFileError, parse_yaml, problem_from_error
+from agents.strict_yaml import Problem, YamlFileError, problem_from_error, read_yaml_file
 from agents.strict_yaml import format_loc as _format_loc
 
 AGENTS_DIR = Path(__file__).resolve().parent
@@ -764,19 +764,7 @@ class AgentSpec(_Model):
 
 def _read_yaml(path: Path, source: str) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; ``AgentSpecError`` (naming ``source``) on any problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AgentSpecError(source, [Problem("file", f"not found ({path})")]) from None
-    except IsADirectoryError:
-        raise AgentSpecError(
-            source, [Problem("file", "is a directory, expected an agent .yaml file")]
-        ) from None
-    except UnicodeDecodeError as e:
-        raise AgentSpecError(
-            source, [Problem("file", f"not UTF-8 text ({e.reason} at byte {e.start})")]
-        ) from None
-    data = parse_yaml(text, source, AgentSpecError)
+    data = read_yaml_file(path, source, AgentSpecError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -140,3 +141,17 @@ def problem_from_error(err: Any, keys_at: Callable[[tuple[int | str, ...]], list
     msg = err["msg"]
     msg = msg[0].lower() + msg[1:] if msg else msg
     return Problem(where, f"{msg}, got {value!r}")
+
+
+def read_yaml_file(path: Path, source: str, error: type[YamlFileError]) -> Any:
+    """Read and parse a YAML file; a missing, unreadable or malformed file raises ``error`` naming
+    ``source`` and what is wrong (not found, a directory, not UTF-8, a YAML error with its position)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(source, [Problem("file", f"not found ({path})")]) from None
+    except IsADirectoryError:
+        raise error(source, [Problem("file", "is a directory, expected a .yaml file")]) from None
+    except UnicodeDecodeError as e:
+        raise error(source, [Problem("file", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
+    return parse_yaml(text, source, error)

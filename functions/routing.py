@@ -62,7 +62,7 @@ from pydantic import (
 )
 
 import agents
-from agents.strict_yaml import Problem, YamlFileError, format_loc, parse_yaml, problem_from_error
+from agents.strict_yaml import Problem, YamlFileError, format_loc, problem_from_error, read_yaml_file
 
 __all__ = [
     "DAYS",
@@ -599,11 +599,4 @@ def load_routing(path: Path | str | None = None) -> RoutingTable:
     """Read a routing file (default: the built-in ``agents/routing.yaml``). Blocking file I/O: call it at
     start-up, not per call. Raises ``RoutingError``."""
     file = Path(path) if path is not None else ROUTING_FILE
-    source = file.name
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RoutingError(source, [Problem("file", f"not found ({file})")]) from None
-    except (IsADirectoryError, UnicodeDecodeError) as e:
-        raise RoutingError(source, [Problem("file", f"cannot be read: {e}")]) from None
-    return parse_routing(parse_yaml(text, source, RoutingError), source=source)
+    return parse_routing(read_yaml_file(file, file.name, RoutingError), source=file.name)
