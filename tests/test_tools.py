@@ -600,6 +600,10 @@ async def test_find_clinic_refuses_what_is_not_a_zip_code(tmp_path: Path, zip_co
         "Bluth Company",  # listed as "The Bluth Company"
         "María Álvarez",  # listed without accents
         "Cyberdyne Systems",
+        # Near matches count: a name misheard by a letter or two must not slip past the check.
+        "Mariah Alvarez",
+        "Maria Alvares",
+        "Hank Scorpion",
     ],
 )
 async def test_conflict_check_matches_listed_parties_however_they_are_said(tmp_path: Path, name: str) -> None:
@@ -613,7 +617,8 @@ async def test_conflict_check_matches_listed_parties_however_they_are_said(tmp_p
         "John Smith",
         "Smith, John",
         "Globex Industries",
-        "Hank Scorpion",
+        "Mario Alvarado",
+        "Maria Lopez",
         "Hank",
         "Scorpio",
         "Initech Bank",

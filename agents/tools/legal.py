@@ -13,6 +13,7 @@ Both raise ``ToolError`` with a speakable message when they cannot help. ``regis
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 import threading
 import unicodedata
@@ -101,8 +102,21 @@ class CsvParties:
             return self._keys
 
     def is_listed(self, name: str) -> bool:
+        """Whether ``name`` is, or nearly is, a listed party. Near matches count: a name misheard or
+        misspelled by one or two letters must not slip past a conflict check (an attorney reviews it)."""
         key = party_key(name)
-        return bool(key) and key in self._load()
+        if not key:
+            return False
+        keys = self._load()
+        return key in keys or any(_near(key, k) for k in keys)
+
+
+NEAR_MATCH_RATIO = 0.85
+"""How alike two party keys must be (``difflib`` ratio) to count as the same party."""
+
+
+def _near(a: str, b: str) -> bool:
+    return len(a) >= 6 and difflib.SequenceMatcher(None, a, b).ratio() >= NEAR_MATCH_RATIO
 
 
 class LegalTools:

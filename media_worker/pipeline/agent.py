@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents.dialog import DialogEngine, Outcome
 from media_worker.engines.base import TextToSpeech, Voice
@@ -75,6 +76,8 @@ class AgentStage(Stage):
         self._turn_id = 0
         self.turns: list[TurnRecord] = []
         self._closing_turn: int | None = None
+        self._time_up = False
+        """The goodbye at the time limit is being said: later caller turns must not cut it short."""
         self.errors: list[str] = []
 
     def start(self) -> None:
@@ -85,7 +88,7 @@ class AgentStage(Stage):
     def process(self, frame: Frame) -> None:
         match frame:
             case UserTurn(text=text, end_ms=end, endpoint_ms=at, stt_ms=stt_ms):
-                if self._closing_turn is not None:
+                if self._closing_turn is not None or self._time_up:
                     return  # the call is closing; nothing more to say
                 self._turn_id += 1
                 record = TurnRecord(self._turn_id, text, end)
@@ -131,6 +134,7 @@ class AgentStage(Stage):
 
     def time_up(self) -> None:
         """The call reached its time limit: whatever is being said stops, the agent says goodbye, hangs up."""
+        self._time_up = True
         self._cancel()
         self._closing_turn = None
         self._turn_id += 1
@@ -158,30 +162,67 @@ class AgentStage(Stage):
             self._task.cancel()
 
     async def _speak(self, record: TurnRecord, clauses: AsyncIterator[str]) -> None:
+        """Synthesize the reply clause by clause and push its audio in order. The next clause is synthesized
+        while the current one plays (one ahead), so a short first clause ("Thanks.") is not followed by dead
+        air while the sentence after it is being made."""
         tid = record.turn_id
         t0 = time.perf_counter()
         spoken: list[str] = []
-        try:
-            async with asyncio.timeout(self._timeout):
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Queue[tuple[str, asyncio.Queue[Any]] | None] = asyncio.Queue()
+        ahead = asyncio.Semaphore(2)  # the clause playing and the one after it
+        synths: list[asyncio.Task[None]] = []
+
+        async def synthesize(clause: str, out: asyncio.Queue[Any]) -> None:
+            t_tts = time.perf_counter()
+            try:
+                async for pcm in self._tts.synthesize(clause, self._rate, self._voice):
+                    if "tts_first_audio" not in record.hops:
+                        record.hops["tts_first_audio"] = (time.perf_counter() - t_tts) * 1000
+                    out.put_nowait(pcm)
+                out.put_nowait(None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # handed to the consumer, which fails the turn
+                out.put_nowait(exc)
+
+        async def produce() -> None:
+            try:
                 async for clause in clauses:
                     clause = clause.strip()
                     if not clause:
                         continue
                     if "agent_first_token" not in record.hops:
                         record.hops["agent_first_token"] = (time.perf_counter() - t0) * 1000
-                    t_tts = time.perf_counter()
-                    async for pcm in self._tts.synthesize(clause, self._rate, self._voice):
-                        if "tts_first_audio" not in record.hops:
-                            record.hops["tts_first_audio"] = (time.perf_counter() - t_tts) * 1000
+                    await ahead.acquire()
+                    out: asyncio.Queue[Any] = asyncio.Queue()
+                    synths.append(loop.create_task(synthesize(clause, out)))
+                    ready.put_nowait((clause, out))
+            finally:
+                ready.put_nowait(None)
+
+        producer = loop.create_task(produce())
+        try:
+            async with asyncio.timeout(self._timeout):
+                while (item := await ready.get()) is not None:
+                    clause, out = item
+                    while (pcm := await out.get()) is not None:
+                        if isinstance(pcm, BaseException):
+                            raise pcm
                         self.push(AgentAudio(pcm, clause, tid))
                     self.push(AgentAudio(b"", clause, tid, clause_end=True))
                     spoken.append(clause)
+                    ahead.release()
+                await producer  # the engine's own failure, if any
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed turn must not end the call silently
             log.error("turn %d failed: %s", tid, exc)
             self.errors.append(f"turn {tid}: {exc}")
         finally:
+            producer.cancel()
+            for task in synths:
+                task.cancel()
             if not record.interrupted:  # an interrupted reply keeps what the caller heard
                 record.agent_text = " ".join(spoken)
         self.push(AgentAudio(b"", "", tid, last=True))

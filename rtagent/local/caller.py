@@ -37,6 +37,9 @@ from rtagent.local.script import CallerLine, CallerScript, LinePicker
 log = logging.getLogger(__name__)
 
 FRAME_MS = 20
+AGENT_DONE_MS = 700
+"""Silence after the agent's audio before the caller takes the turn: a caller does not answer a pause
+between two of the agent's sentences."""
 CALLER_VOICE = Voice(name="caller", rate=1.0, pitch=1.1)
 """The agent's piper voice, raised in pitch: a voice the agent's never is."""
 RESPONSE_TIMEOUT_MS = 6000
@@ -95,7 +98,7 @@ class SimulatedCall:
         self._fetch_summary = fetch_summary
         self.picker = LinePicker(script)
         self.clock = _Timeline()
-        self.agent_done_ms = max(script.gap_ms, 300)
+        self.agent_done_ms = max(script.gap_ms, AGENT_DONE_MS)
         self._ws: ClientConnection | None = None
         self._mic: deque[bytes] = deque()
         self._playout: deque[bytes] = deque()
