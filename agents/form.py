@@ -46,9 +46,9 @@ from agents.extract import (
     wants_human,
     yes_no,
 )
-from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, TransferSpec, placeholders
+from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, placeholders, transfer_address
 from agents.tools import ToolError, ToolRegistry, ToolUnavailable, default_registry
-from agents.values import RecordRules, escalates, render
+from agents.values import RecordRules, escalates, hand_over, keep_tool_results, render
 
 Status = Literal["empty", "pending", "filled", "skipped", "deferred"]
 
@@ -98,13 +98,6 @@ def _code_tail_fix(f: FieldSpec, pending: Any, text: str) -> str | None:
 def _cause(e: ToolError) -> str:
     """What went wrong inside a tool, for the report (the caller hears a generic line)."""
     return str(e.__cause__) if e.__cause__ is not None else e.message
-
-
-def _target(transfer: TransferSpec | None) -> str:
-    """A transfer target as ``tel:+1...`` / ``sip:...``; empty for none."""
-    if transfer is None:
-        return ""
-    return f"tel:{transfer.number}" if transfer.type == "pstn" else str(transfer.uri)
 
 
 _SELF_DELIMITING_TYPES = frozenset(
@@ -544,7 +537,7 @@ class FormEngine(DialogEngine):
         say = [line for line in [self._render(rule.say) if rule.say else None] if line]
         if rule.action == "end":
             self._hang_up(rule.reason, say)
-        self._escalate(rule.reason, say, target=_target(rule.transfer), announce=not say)
+        self._escalate(rule.reason, say, target=transfer_address(rule.transfer), announce=not say)
 
     async def _volunteer(self, text: str, *, exclude: str) -> list[str]:
         """Fill other empty fields from distinctive values in ``text``; the names filled or held.
@@ -606,16 +599,11 @@ class FormEngine(DialogEngine):
 
     async def _complete(self) -> list[str]:
         spec = self.spec
-        h = spec.handoff
-        if h is not None:  # a front-door agent: its record says who takes the call
-            target = h.agents.get(self.state.record.get(h.field, ""))
-            if target is not None:
-                for src, dst in h.carry.get(target, {}).items():  # the target knows it by another name
-                    if src in self.state.record:
-                        self.state.record.setdefault(dst, self.state.record[src])
-                reason = f"{h.field} = {self.state.record[h.field]}"
-                self.state.outcome = Outcome(action="handoff", reason=reason, target=target)
-                return [line for line in [self._render(h.say) if h.say else None] if line]
+        handoff = hand_over(spec, self.state.record)
+        if handoff is not None:  # a front-door agent: its record says who takes the call
+            self.state.outcome = handoff
+            assert spec.handoff is not None
+            return [line for line in [self._render(spec.handoff.say) if spec.handoff.say else None] if line]
         oc = spec.on_complete
         if oc is not None and oc.tool is not None:
             try:
@@ -625,9 +613,7 @@ class FormEngine(DialogEngine):
             except ToolError as e:
                 self._escalate(f"tool {oc.tool} failed: {e.message}", [e.message])
             self._context.update(result)
-            for key, value in result.items():
-                if key in spec.record:
-                    self.state.record[key] = value
+            keep_tool_results(spec, self.state.record, result)
         line = (self._render(oc.say) if oc is not None else None) or spec.phrases.closing
         self.state.outcome = Outcome(action="hang_up", reason="completed")
         return [line]
@@ -674,7 +660,7 @@ class FormEngine(DialogEngine):
 
     def _escalate(self, reason: str, lines: list[str], target: str = "", announce: bool = True) -> NoReturn:
         """Hand the call to a human after ``lines`` and (if ``announce``) the agent's transfer line."""
-        target = target or _target(self.spec.escalation.transfer)
+        target = target or transfer_address(self.spec.escalation.transfer)
         self.state.outcome = Outcome(action="escalate", reason=reason, target=target)
         self.state.escalated = True
         self._current = self._confirming = None

@@ -54,9 +54,18 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from agents.dialog import DialogEngine, DialogState, Message, Outcome
 from agents.extract import speak_value, split_clauses, yes_no
 from agents.router import Deployment, Router, TurnKind, estimate_cost
-from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, TransferSpec, placeholders
+from agents.spec import AgentSpec, AgentSpecError, FieldSpec, Problem, placeholders, transfer_address
 from agents.tools import GENERIC_FAILURE, ToolError, ToolRegistry, ToolUnavailable, default_registry
-from agents.values import RecordRules, coerce, escalates, json_schema_for_record, progress, render
+from agents.values import (
+    RecordRules,
+    coerce,
+    escalates,
+    hand_over,
+    json_schema_for_record,
+    keep_tool_results,
+    progress,
+    render,
+)
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -376,12 +385,6 @@ class _Stop(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("stop")
         self.lines = lines
-
-
-def _target(transfer: TransferSpec | None) -> str:
-    if transfer is None:
-        return ""
-    return f"tel:{transfer.number}" if transfer.type == "pstn" else str(transfer.uri)
 
 
 def _json(value: Any) -> str:
@@ -1112,7 +1115,7 @@ class LlmEngine(DialogEngine):
         if rule.action == "end":
             self._stop(self._hang_up(rule.reason, say))
         else:
-            self._stop(self._escalate(rule.reason, say, target=_target(rule.transfer)))
+            self._stop(self._escalate(rule.reason, say, target=transfer_address(rule.transfer)))
 
     def _complete_now(self) -> bool:
         return all(
@@ -1123,13 +1126,11 @@ class LlmEngine(DialogEngine):
     async def _complete(self) -> list[str]:
         """Every required field is in: hand over (``handoff``) or run ``on_complete`` and hang up."""
         spec = self.spec
-        h = spec.handoff
-        if h is not None:
-            target = h.agents.get(self.state.record.get(h.field, ""))
-            if target is not None:
-                reason = f"{h.field} = {self.state.record[h.field]}"
-                self.state.outcome = Outcome(action="handoff", reason=reason, target=target)
-                return [line for line in [self._render(h.say) if h.say else None] if line]
+        handoff = hand_over(spec, self.state.record)
+        if handoff is not None:  # a front-door agent: its record says who takes the call
+            self.state.outcome = handoff
+            assert spec.handoff is not None
+            return [line for line in [self._render(spec.handoff.say) if spec.handoff.say else None] if line]
         oc = spec.on_complete
         if oc is not None and oc.tool is not None:
             try:
@@ -1139,9 +1140,7 @@ class LlmEngine(DialogEngine):
             except ToolError as e:
                 return self._escalate(f"tool {oc.tool} failed: {e.message}", [e.message])
             self._context.update(result)
-            for key, value in result.items():
-                if key in spec.record:
-                    self.state.record[key] = value
+            keep_tool_results(spec, self.state.record, result)
         line = (self._render(oc.say) if oc is not None else None) or spec.phrases.closing
         self.state.outcome = Outcome(action="hang_up", reason="completed")
         return [line]
@@ -1160,7 +1159,7 @@ class LlmEngine(DialogEngine):
         """Set the outcome to escalate (if nothing was decided yet); the lines to say."""
         if self.state.outcome.action != "continue":
             return lines
-        target = target or _target(self.spec.escalation.transfer)
+        target = target or transfer_address(self.spec.escalation.transfer)
         self.state.outcome = Outcome(action="escalate", reason=reason, target=target)
         self.state.escalated = True
         return [*lines, self._render(self.spec.escalation.say) or self.spec.escalation.say]

@@ -403,6 +403,11 @@ class TransferSpec(_Model):
             raise ValueError(f'put the number in quotes, e.g. "+{v}" (unquoted, YAML reads it as an integer)')
         return v
 
+    @property
+    def address(self) -> str:
+        """Where to transfer, as a call target: ``tel:+18005550199`` or the SIP URI."""
+        return f"tel:{self.number}" if self.type == "pstn" else str(self.uri)
+
     @model_validator(mode="after")
     def _target(self) -> TransferSpec:
         if self.type == "pstn":
@@ -420,6 +425,11 @@ class TransferSpec(_Model):
                     f'a sip transfer needs `uri` like "sip:adjuster@example.com", got {self.uri!r}'
                 )
         return self
+
+
+def transfer_address(transfer: TransferSpec | None) -> str:
+    """``transfer.address``, or "" when there is no transfer target."""
+    return transfer.address if transfer is not None else ""
 
 
 class EscalationSpec(_Model):

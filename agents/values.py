@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from agents.dialog import Outcome
 from agents.extract import speak_value
 from agents.rules import Condition, first_match
 from agents.spec import AgentSpec, FieldSpec, RuleSpec
@@ -468,3 +469,26 @@ def render(
         return string.Formatter().vformat(template, (), values)
     except (KeyError, IndexError):
         return None
+
+
+def hand_over(spec: AgentSpec, record: dict[str, Any]) -> Outcome | None:
+    """A front-door agent's hand-over once its record is complete: the ``handoff`` outcome naming the agent
+    its routing field picks, with the ``carry`` fields copied into ``record`` under the target's names;
+    None when the agent hands over to no one."""
+    h = spec.handoff
+    if h is None:
+        return None
+    target = h.agents.get(record.get(h.field, ""))
+    if target is None:
+        return None
+    for src, dst in h.carry.get(target, {}).items():  # the target knows it by another name
+        if src in record:
+            record.setdefault(dst, record[src])
+    return Outcome(action="handoff", reason=f"{h.field} = {record[h.field]}", target=target)
+
+
+def keep_tool_results(spec: AgentSpec, record: dict[str, Any], result: Mapping[str, Any]) -> None:
+    """Store the keys of a completion tool's result that are record fields (``claim_number``...)."""
+    for key, value in result.items():
+        if key in spec.record:
+            record[key] = value

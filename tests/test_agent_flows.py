@@ -298,3 +298,15 @@ def test_an_answer_fills_the_asked_field_not_also_a_later_one_of_the_same_type(t
     assert "court date or deadline" in reply
     said(engine, "Yes, on December 3rd.")
     assert engine.state.record["deadline"] == "2026-12-03"  # ahead: a deadline reads dates forward
+
+
+def test_the_hand_over_both_engines_use_carries_fields_under_the_targets_names() -> None:
+    from agents.values import hand_over
+
+    spec = load_agent("reception")
+    record = {"request": "I have a fever.", "department": "nurse", "caller_name": "Alex Kim"}
+    outcome = hand_over(spec, record)
+    assert outcome is not None and (outcome.action, outcome.target) == ("handoff", "triage")
+    assert record["symptoms"] == "I have a fever."
+    assert hand_over(spec, {"department": "unknown"}) is None
+    assert hand_over(load_agent("fnol"), {}) is None
