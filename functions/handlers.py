@@ -26,7 +26,7 @@ from typing import Any
 from functions import lifecycle as lc
 from functions.config import ControlPlane
 from functions.events import EventError, call_key, parse_callback_body, parse_incoming_call
-from functions.orchestrator import ANSWERED_EVENT, CALL_EVENT, ORCHESTRATOR, config_to_dict
+from functions.orchestrator import ANSWERED_EVENT, CALL_EVENT, ORCHESTRATOR
 from rtagent.signing import SignatureError, sign_media_url, verify_body
 
 log = logging.getLogger(__name__)
@@ -55,13 +55,9 @@ def _config_for(plane: ControlPlane, agent: str) -> lc.LifecycleConfig:
     from agents.spec import load_agent
 
     spec = load_agent(agent, plane.settings.agents_dir)
-    transfer = spec.escalation.transfer
-    target = None
-    if transfer is not None:
-        target = lc.TransferTarget(transfer.type, str(transfer.number or transfer.uri))
     return lc.LifecycleConfig(
         max_call_s=spec.limits.max_call_s + MAX_CALL_MARGIN_S,
-        default_transfer_target=target,
+        default_transfer_target=lc.TransferTarget.from_spec(spec.escalation.transfer),
         record_header_fields=tuple(list(spec.record)[:3]),
     )
 
@@ -83,7 +79,7 @@ async def incoming_call(event: Mapping[str, Any], client: Any, plane: ControlPla
     config = _config_for(plane, decision.agent)
     order = {"call_key": key, "agent": decision.agent, "caller": call.caller, "called": call.called}
     try:
-        await client.start_new(ORCHESTRATOR, key, {**order, "config": config_to_dict(config)})
+        await client.start_new(ORCHESTRATOR, key, {**order, "config": config.to_dict()})
     except Exception as exc:  # another delivery of this call got there first
         log.info("call %s: orchestration already started (%s); not answering twice", key, exc)
         return "duplicate"

@@ -33,22 +33,6 @@ ACTIVITY_PLAY = "play_message"
 ACTIVITY_PERSIST = "persist_call_record"
 
 
-def config_to_dict(config: lc.LifecycleConfig) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(config)
-
-
-def config_from_dict(d: dict[str, Any]) -> lc.LifecycleConfig:
-    d = dict(d)
-    target = d.get("default_transfer_target")
-    if isinstance(target, dict):
-        d["default_transfer_target"] = lc.TransferTarget(**target)
-    if isinstance(d.get("record_header_fields"), list):
-        d["record_header_fields"] = tuple(d["record_header_fields"])
-    return lc.LifecycleConfig(**d)
-
-
 def call_status(state: lc.CallState, notices: list[dict[str, Any]]) -> dict[str, Any]:
     """The custom status the media endpoint reads: phase, the latest transfer and the worker's notices."""
     last = state.transfers[-1] if state.transfers else None
@@ -64,7 +48,7 @@ def call_status(state: lc.CallState, notices: list[dict[str, Any]]) -> dict[str,
 def call_orchestrator(context: Any) -> Any:
     """One call, from answer to the end; returns the final ``CallState`` as JSON."""
     inp = dict(context.get_input())
-    config = config_from_dict(inp["config"])
+    config = lc.LifecycleConfig.from_dict(inp["config"])
     answered = yield context.wait_for_external_event(ANSWERED_EVENT)
     answered = answered if isinstance(answered, dict) else json.loads(answered or "{}")
     inp["call_connection_id"] = str(answered.get("call_connection_id", ""))

@@ -22,7 +22,6 @@ from functions.orchestrator import (
     ACTIVITY_TRANSFER,
     ANSWERED_EVENT,
     CALL_EVENT,
-    config_to_dict,
 )
 
 T0 = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -101,7 +100,7 @@ class ScriptedContext:
             "agent": "fnol",
             "caller": "+14255550123",
             "called": "+18005550101",
-            "config": config_to_dict(config),
+            "config": config.to_dict(),
         }
 
     def get_input(self) -> dict:

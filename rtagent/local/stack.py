@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import sys
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -140,7 +139,3 @@ def describe(report: CallReport) -> str:
     """The call's life as one line: ``ringing → connected → conversing → ended``."""
     phases = [h[2] for h in report.call_history[:1]] + [h[3] for h in report.call_history if h[2] != h[3]]
     return " → ".join(phases) if phases else "(no control plane)"
-
-
-def _progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
