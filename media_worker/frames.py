@@ -145,9 +145,13 @@ class AgentAudio(DataFrame):
 
 @dataclass(slots=True)
 class Interrupt(SystemFrame):
-    """The caller barged in: stop talking, drop queued agent work."""
+    """The caller barged in (or the agent dropped a reply for another): stop talking, drop queued audio."""
 
     t_ms: int
+    """Call time of the barge-in; ``SUPERSEDED`` when the agent itself abandoned the reply."""
+
+
+SUPERSEDED = -1
 
 
 @dataclass(slots=True)

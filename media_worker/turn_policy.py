@@ -215,7 +215,8 @@ def step(state: TurnState, event: Event, config: TurnConfig) -> list[Command]:
             _reset_turn(state)
             return [*commands, Digits(d, t)]
         case ReplyStarted():
-            if state.mode == "thinking":
+            # From listening too: the agent may speak unprompted (a failed transfer, the time limit).
+            if state.mode in ("thinking", "listening"):
                 state.mode = "agent_speaking"
             return []
         case PlaybackDone(t_ms=t):

@@ -105,6 +105,17 @@ def test_the_floor_returns_to_the_caller_when_playback_is_done():
     assert state.mode == "listening" and state.idle_since_ms == 3000
 
 
+def test_an_unprompted_reply_gives_the_agent_the_floor_so_the_caller_can_barge_in():
+    state = tp.TurnState(mode="listening")
+    tp.step(state, tp.ReplyStarted(100), CFG)  # a failed transfer's apology, the time-limit goodbye
+    assert state.mode == "agent_speaking"
+    assert tp.step(state, tp.Onset(300), CFG) == [tp.Pause(300)]
+    # A reply starting while the caller is mid-turn does not take the caller's turn away.
+    state = tp.TurnState(mode="caller_speaking")
+    tp.step(state, tp.ReplyStarted(100), CFG)
+    assert state.mode == "caller_speaking"
+
+
 def test_long_silence_after_the_agent_reprompts_once():
     state = tp.TurnState(mode="listening", idle_since_ms=1000)
     assert tp.step(state, tp.Tick(8980), CFG) == []

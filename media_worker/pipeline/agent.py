@@ -23,10 +23,12 @@ from typing import Any
 from agents.dialog import DialogEngine, Outcome
 from media_worker.engines.base import TextToSpeech, Voice
 from media_worker.frames import (
+    SUPERSEDED,
     AgentAudio,
     EndCall,
     Frame,
     Interrupt,
+    PausePlayback,
     PlaybackFinished,
     PlaybackStarted,
     PlaybackStopped,
@@ -101,6 +103,8 @@ class AgentStage(Stage):
                         record.hops["stt"] = stt_ms
                     clauses = self.engine.reply(text)
                 self._start_reply(record, clauses)
+            case Interrupt() | PausePlayback() if self._time_up:
+                return  # the goodbye at the time limit is said in full, even over the caller
             case Interrupt():
                 self._cancel()
                 self.push(frame)
@@ -135,10 +139,9 @@ class AgentStage(Stage):
     def time_up(self) -> None:
         """The call reached its time limit: whatever is being said stops, the agent says goodbye, hangs up."""
         self._time_up = True
-        self._cancel()
         self._closing_turn = None
         self._turn_id += 1
-        self._start_reply(TurnRecord(self._turn_id, ""), self.engine.time_up())
+        self._start_reply(TurnRecord(self._turn_id, ""), self.engine.time_up(), flush=True)
 
     def transfer_failed(self, message: str) -> None:
         """The escalation reached nobody: let the agent say so and carry on with the caller."""
@@ -152,8 +155,13 @@ class AgentStage(Stage):
                 return rec
         return None
 
-    def _start_reply(self, record: TurnRecord, clauses: AsyncIterator[str]) -> None:
-        self._cancel()
+    def _start_reply(self, record: TurnRecord, clauses: AsyncIterator[str], *, flush: bool = False) -> None:
+        """Speak ``clauses`` as the reply ``record``. A reply still in the making is dropped, in playback
+        too: its queued audio would never be completed and would hold up everything behind it. ``flush``:
+        also stop what is playing now (and any pause of it)."""
+        if flush or (self._task is not None and not self._task.done()):
+            self._cancel()
+            self.push(Interrupt(SUPERSEDED))
         self.turns.append(record)
         self._task = asyncio.get_running_loop().create_task(self._speak(record, clauses))
 
