@@ -11,26 +11,16 @@ The client and router are made once per builder (one per worker process) and sha
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import date
-from typing import Literal, get_args
 
 from agents.dialog import DialogEngine
 from agents.spec import AgentSpec
 from agents.tools import ToolRegistry
+from rtagent.settings import DIALOG_KINDS, DialogKind
+from rtagent.settings import dialog_kind as dialog_kind_from_env
 
-DialogKind = Literal["local", "llm"]
-DIALOG_KINDS: tuple[str, ...] = get_args(DialogKind)
-DIALOG_ENV = "RTAGENT_DIALOG_ENGINE"
-
-
-def dialog_kind_from_env() -> DialogKind:
-    """``$RTAGENT_DIALOG_ENGINE`` (``local`` or ``llm``), ``local`` when unset; ``ValueError`` otherwise."""
-    value = os.environ.get(DIALOG_ENV, "").strip() or "local"
-    if value not in DIALOG_KINDS:
-        raise ValueError(f"{DIALOG_ENV} must be one of {', '.join(DIALOG_KINDS)}, got {value!r}")
-    return value  # type: ignore[return-value]
+__all__ = ["DIALOG_KINDS", "DialogKind", "dialog_kind_from_env", "engine_builder"]
 
 
 def engine_builder(

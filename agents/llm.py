@@ -38,7 +38,6 @@ import asyncio
 import json
 import logging
 import math
-import os
 import random
 import re
 import time
@@ -66,6 +65,7 @@ from agents.values import (
     progress,
     render,
 )
+from rtagent.settings import DEFAULT_API_VERSION, LlmSettings, SettingsError
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -82,9 +82,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_VERSION = "2024-10-21"
-"""The Azure OpenAI data-plane API version used unless ``AZURE_OPENAI_API_VERSION`` says otherwise."""
-ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 RECOVERY_QUESTION = "Could you say that again?"
 UPDATE_RECORD = "update_record"
 TRANSFER = "transfer_to_human"
@@ -95,72 +92,8 @@ _BUILT_IN_TOOLS = (UPDATE_RECORD, TRANSFER, END_CALL)
 # ------------------------------------------------------------------------------------------- the client
 
 
-class LlmConfigError(ValueError):
-    """The LLM endpoint settings cannot make a client (missing endpoint, key or package)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LlmSettings:
-    """Where the model endpoint is and how to authenticate (``from_env`` reads the environment).
-
-    Azure OpenAI: ``endpoint`` (``https://<resource>.openai.azure.com``), ``api_version``, and either
-    ``api_key`` (``auth="key"``) or Microsoft Entra ID (``auth="entra"``: ``DefaultAzureCredential`` from the
-    optional ``azure-identity`` package, token scope ``entra_scope``). Any OpenAI-compatible server:
-    ``base_url`` (it wins over ``endpoint``) and ``api_key``.
-    """
-
-    endpoint: str | None = None
-    api_key: str | None = None
-    api_version: str = DEFAULT_API_VERSION
-    auth: Literal["key", "entra"] | None = None
-    """None: ``key`` when ``api_key`` is set, else ``entra``."""
-    base_url: str | None = None
-    entra_scope: str = ENTRA_SCOPE
-    request_timeout_s: float = 10.0
-    """The HTTP client's timeout per request (s); the engine's per-turn timeout is usually shorter."""
-    turn_timeout_s: float = 8.0
-    """For the engine: the hard limit on one caller turn (s)."""
-    router_file: str | None = None
-    """For the engine: the router YAML (None: the built-in ``agents/router.yaml``)."""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LlmSettings:
-        """Settings from environment variables (``env``, default ``os.environ``): ``AZURE_OPENAI_ENDPOINT``,
-        ``AZURE_OPENAI_API_KEY`` (or ``RTAGENT_LLM_API_KEY``, which wins), ``AZURE_OPENAI_API_VERSION``,
-        ``RTAGENT_LLM_AUTH`` (key | entra), ``RTAGENT_LLM_BASE_URL``, ``RTAGENT_LLM_TIMEOUT_S``,
-        ``RTAGENT_LLM_TURN_TIMEOUT_S``, ``RTAGENT_ROUTER_FILE``. ``LlmConfigError`` for bad values."""
-
-        environ = os.environ if env is None else env
-
-        def get(name: str) -> str | None:
-            value = environ.get(name, "").strip()
-            return value or None
-
-        def seconds(name: str, default: float) -> float:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                value = -1.0
-            if not (value > 0 and math.isfinite(value)):
-                raise LlmConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
-            return value
-
-        auth = get("RTAGENT_LLM_AUTH")
-        if auth is not None and auth not in ("key", "entra"):
-            raise LlmConfigError(f"RTAGENT_LLM_AUTH must be key or entra, got {auth!r}")
-        return cls(
-            endpoint=get("AZURE_OPENAI_ENDPOINT"),
-            api_key=get("RTAGENT_LLM_API_KEY") or get("AZURE_OPENAI_API_KEY"),
-            api_version=get("AZURE_OPENAI_API_VERSION") or DEFAULT_API_VERSION,
-            auth=auth,  # type: ignore[arg-type]
-            base_url=get("RTAGENT_LLM_BASE_URL"),
-            request_timeout_s=seconds("RTAGENT_LLM_TIMEOUT_S", 10.0),
-            turn_timeout_s=seconds("RTAGENT_LLM_TURN_TIMEOUT_S", 8.0),
-            router_file=get("RTAGENT_ROUTER_FILE"),
-        )
+LlmConfigError = SettingsError
+"""The LLM endpoint settings cannot make a client (missing endpoint, key or package)."""
 
 
 def _entra_token_provider(scope: str) -> Callable[[], Any]:

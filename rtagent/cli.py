@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -91,16 +90,18 @@ def _setup_logging(level: str) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from media_worker.runtime import WorkerConfig, WorkerRuntime
     from media_worker.server import serve_forever
+    from rtagent.settings import WorkerSettings
 
     _setup_logging(args.log_level)
+    worker = WorkerSettings.from_env()
     runtime = WorkerRuntime(
         WorkerConfig(
             engines=args.engines,
             agents_dir=args.agents_dir,
             endpoint_ms=args.endpoint_ms,
             dialog=args.dialog or dialog_kind_from_env(),
-            media_secret=os.environ.get("RTAGENT_MEDIA_SECRET", "").encode() or None,
-            control_url=os.environ.get("RTAGENT_CONTROL_URL") or None,
+            media_secret=worker.media_secret,
+            control_url=worker.control_url,
         )
     )
     with contextlib.suppress(KeyboardInterrupt):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -29,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from rtagent import settings
 
 __all__ = ["DATA_DIR_ENV", "DB_NAME", "Filed", "RecordStore", "canonical_json", "default_data_dir"]
 
@@ -44,8 +45,7 @@ _SPACE = 1_000_000  # six digits
 
 def default_data_dir() -> Path:
     """``$RTAGENT_DATA_DIR`` if set, else ``.rtagent`` under the current directory (not created here)."""
-    env = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(env).expanduser() if env else Path.cwd() / ".rtagent"
+    return settings.data_dir()
 
 
 def canonical_json(record: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
