@@ -120,6 +120,24 @@ class DialogEngine(ABC):
         self.state.history.append(Message("agent", text))
         yield text
 
+    async def speech_failed(self) -> AsyncIterator[str]:
+        """Speech recognition failed for this call: the agent says so and hands the call to a person
+        (``phrases.trouble_transfer``) or, with no transfer target, ends it (``phrases.trouble_hangup``)."""
+        from agents.spec import PhrasesSpec, transfer_address
+
+        spec = getattr(self, "spec", None)
+        phrases = spec.phrases if spec is not None else PhrasesSpec()
+        transfer = spec.escalation.transfer if spec is not None else None
+        if transfer is not None:
+            text = phrases.trouble_transfer
+            self.state.outcome = Outcome("escalate", "speech recognition failed", transfer_address(transfer))
+            self.state.escalated = True
+        else:
+            text = phrases.trouble_hangup
+            self.state.outcome = Outcome("hang_up", "speech recognition failed")
+        self.state.history.append(Message("agent", text))
+        yield text
+
     async def transfer_failed(self, message: str) -> AsyncIterator[str]:
         """The transfer the agent asked for reached nobody (``message`` says why, for logs): the call goes
         on. Default: reopen the conversation with an apology; engines also resume their questions."""

@@ -38,7 +38,7 @@ def engine_builder(
 
     settings = LlmSettings.from_env()
     client = make_client(settings)
-    router = load_router(settings.router_file)
+    router = load_router(settings.router_file, settings.deployments)
 
     def build(spec: AgentSpec) -> DialogEngine:
         return LlmEngine(spec, client, router, tools, today=today, turn_timeout_s=settings.turn_timeout_s)

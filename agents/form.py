@@ -272,7 +272,7 @@ class FormEngine(DialogEngine):
         texts += [
             p.not_understood, p.correction, p.intent, p.repeat, p.hold, p.skip, p.silence, p.silence_hangup,
             p.goodbye, p.human, p.error, p.closing, p.give_up, spec.escalation.say, p.silence_transfer,
-            p.defer, p.come_back, p.transfer_failed, p.time_limit,
+            p.defer, p.come_back, p.transfer_failed, p.time_limit, p.trouble_transfer, p.trouble_hangup,
         ]  # fmt: skip
         texts += [r.say for r in spec.rules if r.say]
         if spec.handoff is not None and spec.handoff.say:

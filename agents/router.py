@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
@@ -229,16 +229,32 @@ def _cross_check(spec: RouterSpec) -> list[Problem]:
 class Router:
     """Chooses deployments per model call (see the module docstring). Immutable; share one per process."""
 
-    def __init__(self, spec: RouterSpec) -> None:
+    def __init__(self, spec: RouterSpec, available: Iterable[str] | None = None) -> None:
+        """``available``: the deployments that exist (``RTAGENT_LLM_DEPLOYMENTS``); None: all of them. A
+        tier left with none of its own falls back on the default tier's, then on any that exists."""
         self.spec = spec
-        self.deployments: dict[str, Deployment] = {
-            name: Deployment(name=name, **d.model_dump()) for name, d in spec.deployments.items()
-        }
-        tiers = {d.tier for d in self.deployments.values()} | set(spec.tiers)
+        every = {name: Deployment(name=name, **d.model_dump()) for name, d in spec.deployments.items()}
+        keep = set(every) if available is None else set(available)
+        unknown = sorted(keep - set(every))
+        if unknown:
+            raise ValueError(
+                f"deployment(s) {', '.join(unknown)} are not in the router file (known: {', '.join(every)}); "
+                "add them there with their tier and prices, or fix RTAGENT_LLM_DEPLOYMENTS"
+            )
+        if not keep:
+            raise ValueError("no model deployment is available (RTAGENT_LLM_DEPLOYMENTS is empty)")
+        self.deployments: dict[str, Deployment] = {n: d for n, d in every.items() if n in keep}
+        tiers = {d.tier for d in every.values()} | set(spec.tiers)
         self._order: dict[str, tuple[Deployment, ...]] = {}
         for tier in sorted(tiers):
-            names = spec.tiers.get(tier) or [n for n, d in self.deployments.items() if d.tier == tier]
-            self._order[tier] = tuple(self.deployments[n] for n in names)
+            names = spec.tiers.get(tier) or [n for n, d in every.items() if d.tier == tier]
+            self._order[tier] = tuple(self.deployments[n] for n in names if n in keep)
+        fallback = self._order.get(spec.default_tier) or tuple(
+            sorted(self.deployments.values(), key=lambda d: d.latency_ms)
+        )
+        for tier, order in self._order.items():
+            if not order:
+                self._order[tier] = fallback
 
     @property
     def tiers(self) -> list[str]:
@@ -321,8 +337,10 @@ def parse_router(data: Any, *, source: str = "router.yaml") -> Router:
     return Router(spec)
 
 
-def load_router(path: Path | str | None = None) -> Router:
-    """Read a router file (default: the built-in ``agents/router.yaml``). Blocking file I/O: call it at
-    start-up, not per turn. Raises ``RouterSpecError``."""
+def load_router(path: Path | str | None = None, available: Iterable[str] | None = None) -> Router:
+    """Read a router file (default: the built-in ``agents/router.yaml``), keeping only the ``available``
+    deployments when given. Blocking file I/O: call it at start-up, not per turn. Raises
+    ``RouterSpecError``, or ``ValueError`` for an available deployment the file does not name."""
     file = Path(path) if path is not None else ROUTER_FILE
-    return parse_router(read_yaml_file(file, file.name, RouterSpecError), source=file.name)
+    router = parse_router(read_yaml_file(file, file.name, RouterSpecError), source=file.name)
+    return router if available is None else Router(router.spec, available)

@@ -128,11 +128,13 @@ class _Model(BaseModel):
 
 
 class VoiceSpec(_Model):
-    """A voice for one TTS engine: its ``name`` and ``rate``/``pitch`` multipliers (1.0 = natural)."""
+    """A voice for one TTS engine: its ``name``, ``rate``/``pitch`` multipliers (1.0 = natural) and, for
+    engines that have them (Azure neural voices), a speaking ``style`` such as ``customerservice``."""
 
     name: str
     rate: float = Field(default=1.0, gt=0, le=4)
     pitch: float = Field(default=1.0, gt=0, le=4)
+    style: str | None = Field(default=None, pattern=r"^[a-z][a-z-]*$")
 
     @field_validator("name")
     @classmethod
@@ -555,6 +557,12 @@ class PhrasesSpec(_Model):
     silence_hangup: str = "I can't hear you, so I'll end the call now. Please call back anytime. Goodbye."
     silence_transfer: str = "I can't hear you, so I'll connect you with a person who can help."
     transfer_failed: str = "I'm sorry, I couldn't reach anyone just now. Someone will call you back."
+    trouble_transfer: str = (
+        "I'm sorry, I'm having trouble hearing you on this line. Let me connect you with someone."
+    )
+    trouble_hangup: str = (
+        "I'm sorry, I'm having trouble hearing you on this line. Please call back in a few minutes. Goodbye."
+    )
     time_limit: str = "We've reached the time limit for this call. Thank you for calling. Goodbye."
     defer: str = "No problem, we can come back to that."
     come_back: str = "Earlier you weren't sure about this one."

@@ -163,6 +163,15 @@ class Escalate(SystemFrame):
 
 
 @dataclass(slots=True)
+class EngineFailed(SystemFrame):
+    """An engine failed for the rest of this call (a speech recognition session was cancelled)."""
+
+    engine: str
+    """``stt`` or ``tts``."""
+    reason: str
+
+
+@dataclass(slots=True)
 class EndCall(SystemFrame):
     """The call is over (the agent hung up, the caller left, or the worker is stopping)."""
 

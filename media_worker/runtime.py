@@ -30,6 +30,7 @@ from media_worker.pipeline.agent import split_sentences
 from media_worker.pipeline.pacer import Ticker
 from media_worker.pipeline.vad import VadConfig
 from media_worker.turn_policy import TurnConfig
+from rtagent.settings import SpeechSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class WorkerConfig:
     control_url: str | None = None
     """The Functions app's base URL (``RTAGENT_CONTROL_URL``): escalations and session ends go there,
     signed with ``media_secret``. None: they are only logged."""
-    """Where the local tools keep their data (claims, intakes); None: ``RTAGENT_DATA_DIR`` or ``.rtagent``."""
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    """Which STT and TTS run (``RTAGENT_STT``/``RTAGENT_TTS``: local or azure) and how Azure is reached."""
 
 
 class WorkerRuntime:
@@ -82,21 +84,44 @@ class WorkerRuntime:
 
         self._onset_vad = WebRtcVad()
         self._speech_vad = SileroVad()
-        inner: TextToSpeech
-        if self.config.engines == "simulated":
-            from media_worker.engines.simulated import SimulatedStt, SimulatedTts
-
-            self._stt, inner = SimulatedStt(), SimulatedTts()
-        else:
-            from media_worker.engines.piper_tts import PiperTts
-            from media_worker.engines.whisper_stt import WhisperStt
-
-            self._stt, inner = WhisperStt(), PiperTts(pool_size=self.config.tts_processes)
+        self._stt, inner = self._speech_engines()
         self._tts = CachedTts(inner)
         log.info("loading engines: %s, %s", self._stt.name, inner.name)
         await asyncio.gather(self._stt.start(), self._tts.start())
         await self._warm_agents()
         self.ready = True
+
+    def _speech_engines(self) -> tuple[SpeechToText, TextToSpeech]:
+        """The configured STT and TTS: simulated (load tests), Azure AI Speech, or the offline ones."""
+        if self.config.engines == "simulated":
+            from media_worker.engines.simulated import SimulatedStt, SimulatedTts
+
+            return SimulatedStt(), SimulatedTts()
+        speech = self.config.speech
+        access = None
+        if speech.uses_azure:
+            from media_worker.engines.azure_speech import SpeechAccess
+
+            access = SpeechAccess(speech)  # one token cache for both engines
+        stt: SpeechToText
+        if speech.stt == "azure":
+            from media_worker.engines.azure_stt import AzureStt
+
+            stt = AzureStt(speech, access)
+        else:
+            from media_worker.engines.whisper_stt import WhisperStt
+
+            stt = WhisperStt()
+        tts: TextToSpeech
+        if speech.tts == "azure":
+            from media_worker.engines.azure_tts import AzureTts
+
+            tts = AzureTts(speech, access)
+        else:
+            from media_worker.engines.piper_tts import PiperTts
+
+            tts = PiperTts(pool_size=self.config.tts_processes)
+        return stt, tts
 
     async def _warm_agents(self) -> None:
         """Synthesize every agent's greeting before taking calls, and its other fixed phrases right after."""
@@ -108,7 +133,7 @@ class WorkerRuntime:
             except AgentSpecError as exc:
                 log.error("agent %s does not load and will refuse calls: %s", name, exc)
                 continue
-            voice = _voice_for(getattr(dialog, "spec", None))
+            voice = _voice_for(getattr(dialog, "spec", None), self.tts.voice_key)
             await self.tts.prepare(split_sentences(dialog.greeting()), ENGINE_RATE_HZ, voice)
             self._prepare_phrases(name, dialog, ENGINE_RATE_HZ, voice)
 
@@ -171,7 +196,7 @@ class WorkerRuntime:
 
         spec = load_agent(agent, self.config.agents_dir)
         dialog = self.open_dialog(agent)
-        voice = _voice_for(spec)
+        voice = _voice_for(spec, self.tts.voice_key)
         endpoint_ms = self.config.endpoint_ms or spec.turn.endpoint_ms
         self._prepare_phrases(agent, dialog, sample_rate_hz, voice)
         return dialog, voice, TurnConfig(endpoint_ms=endpoint_ms)
@@ -200,9 +225,10 @@ class WorkerRuntime:
         }
 
 
-def _voice_for(spec: Any) -> Voice | None:
+def _voice_for(spec: Any, engine: str) -> Voice | None:
+    """The agent's voice for the TTS engine in use (its ``voice:`` entry under that engine's key)."""
     voices = getattr(spec, "voice", None) or {}
-    piper = voices.get("piper") if isinstance(voices, dict) else None
-    if piper is None:
+    v = voices.get(engine) if isinstance(voices, dict) else None
+    if v is None:
         return None
-    return Voice(name=getattr(piper, "name", "default"), rate=getattr(piper, "rate", 1.0))
+    return Voice(name=v.name, rate=v.rate, pitch=v.pitch, style=v.style)

@@ -263,6 +263,7 @@ class CallSession:
                 self._pacer_stage,
             ]
         )
+        self._stt_stage.start()
         self._agent_stage.start()
         log.info("call %s: media started, %d Hz, agent %s", self.call_id, rate, self.agent)
 

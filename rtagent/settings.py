@@ -41,7 +41,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("AZURE_SPEECH_REGION", "Azure AI Speech region, e.g. eastus (or set AZURE_SPEECH_ENDPOINT)"),
     EnvVar("AZURE_SPEECH_ENDPOINT", "Azure AI Speech endpoint (custom domain); wins over the region"),
     EnvVar("AZURE_SPEECH_KEY", "Azure AI Speech key; unset: Entra ID (managed identity)", secret=True),
-    EnvVar("AZURE_SPEECH_RESOURCE_ID", "the Speech resource's ARM id, needed for Entra ID auth"),
+    EnvVar("AZURE_SPEECH_RESOURCE_ID", "the Speech resource's ARM id (Entra ID auth, with the region)"),
     EnvVar("AZURE_SPEECH_LANGUAGE", "recognition language", "en-US"),
     EnvVar("RTAGENT_STT_SEGMENTATION_SILENCE_MS", "Azure STT: silence that ends a phrase (ms)", "300"),
     # --- model ---------------------------------------------------------------------------------------------
@@ -193,15 +193,13 @@ class SpeechSettings:
             segmentation_silence_ms=e.whole("RTAGENT_STT_SEGMENTATION_SILENCE_MS", 300, 100, 5000),
         )
         if s.uses_azure:
-            if not (s.region or s.endpoint):
+            if s.key and not (s.region or s.endpoint):
                 raise SettingsError("Azure AI Speech needs AZURE_SPEECH_REGION or AZURE_SPEECH_ENDPOINT")
-            if not s.key and not s.resource_id:
+            if not s.key and not (s.region and s.resource_id):
+                # Entra ID tokens go to the regional endpoint as aad#<resource id>#<token>.
                 raise SettingsError(
-                    "Azure AI Speech needs AZURE_SPEECH_KEY, or AZURE_SPEECH_RESOURCE_ID for Entra ID"
-                )
-            if not s.key and not s.endpoint:
-                raise SettingsError(
-                    "Entra ID auth for Azure AI Speech needs its custom-domain AZURE_SPEECH_ENDPOINT"
+                    "Azure AI Speech needs AZURE_SPEECH_KEY, or for Entra ID (managed identity) "
+                    "AZURE_SPEECH_REGION and AZURE_SPEECH_RESOURCE_ID"
                 )
         return s
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from agents.dialog import Outcome
-from media_worker.frames import Interrupt, PausePlayback, UserTurn
+from media_worker.frames import EngineFailed, Interrupt, PausePlayback, UserTurn
 from media_worker.pipeline.agent import AgentStage
 from media_worker.pipeline.pacer import Pacer, PacerStage, Ticker
 from media_worker.pipeline.stage import Pipeline
@@ -73,3 +73,10 @@ async def test_the_time_limit_goodbye_plays_even_when_playback_was_paused_for_th
     outcomes, _, tts = await run_stage(paused_then_time_up)
     assert tts.spoken[-1] == "We've reached the time limit. Goodbye."
     assert outcomes[-1].action == "hang_up"
+
+
+async def test_a_failed_recognizer_makes_the_agent_say_so_and_hand_the_call_over():
+    outcomes, _, tts = await run_stage(lambda agent: agent.process(EngineFailed("stt", "cancelled (401)")))
+    assert "trouble hearing you" in tts.spoken[-1]
+    assert outcomes[-1].action in ("escalate", "hang_up")
+    assert outcomes[-1].reason == "speech recognition failed"

@@ -106,6 +106,8 @@ async def test_one_script_runs_on_both_engines(
 
 
 class _NoTts:
+    voice_key = "piper"
+
     def prepare(self, texts: object, rate: int, voice: object) -> None:
         return None
 

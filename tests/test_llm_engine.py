@@ -1059,3 +1059,48 @@ async def test_tool_errors_reach_the_model(server: FakeOpenAI) -> None:
     assert tool_result(second, 0) == {"error": "Nothing is free that day."}
     assert tool_result(second, 1) == {"error": GENERIC_FAILURE}  # a bug in a tool does not end the turn
     assert tool_result(second, 2)["error"].startswith("missing argument 'day'")
+
+
+async def test_entra_id_through_the_real_azure_identity_token_provider(
+    server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import azure.identity
+    from azure.core.credentials import AccessToken, AccessTokenInfo
+
+    asked: list[tuple[str, ...]] = []
+
+    class ManagedIdentity:  # what DefaultAzureCredential resolves to in Azure, minus the network
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            asked.append(scopes)
+            return AccessToken("mi-token", int(time.time()) + 3600)
+
+        def get_token_info(self, *scopes: str, **kwargs: Any) -> Any:
+            token = self.get_token(*scopes)
+            return AccessTokenInfo(token.token, token.expires_on)
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", ManagedIdentity)
+    client = make_client(LlmSettings(endpoint=server.url, auth="entra"))
+    server.push(text("Hello."))
+    engine = LlmEngine(claims_spec(), client, ROUTER, claims_tools(), today=TODAY)
+    try:
+        assert await say(engine, "Hi.") == ["Hello."]
+    finally:
+        await client.close()
+    assert asked and asked[0] == ("https://cognitiveservices.azure.com/.default",)
+    assert server.requests[0].headers["authorization"] == "Bearer mi-token"
+
+
+def test_the_router_uses_only_the_deployments_that_exist() -> None:
+    router = load_router(available=["gpt-4o-mini", "gpt-4.1-mini"])
+    assert set(router.deployments) == {"gpt-4o-mini", "gpt-4.1-mini"}
+    for kind in TURN_KINDS:
+        for p in (0.0, 1.0):
+            assert {d.name for d in router.choose(kind, p)} <= {"gpt-4o-mini", "gpt-4.1-mini"}, kind
+    assert [d.name for d in router.deployments_of("fast")] == ["gpt-4o-mini", "gpt-4.1-mini"]
+    # A tier with none of its own (reasoning: o4-mini, gpt-4o) falls back on the default tier's.
+    assert [d.name for d in router.deployments_of("reasoning")] == ["gpt-4.1-mini", "gpt-4o-mini"]
+    with pytest.raises(ValueError, match="gpt-5-turbo are not in the router file"):
+        load_router(available=["gpt-4o-mini", "gpt-5-turbo"])
+    settings = LlmSettings.from_env({"RTAGENT_LLM_DEPLOYMENTS": " gpt-4o-mini, gpt-4.1-mini ,"})
+    assert settings.deployments == ("gpt-4o-mini", "gpt-4.1-mini")
+    assert LlmSettings.from_env({}).deployments is None

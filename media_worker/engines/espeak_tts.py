@@ -36,6 +36,7 @@ class EspeakTts(TextToSpeech):
     """
 
     name = "espeak"
+    voice_key = "espeak"
 
     def __init__(
         self,

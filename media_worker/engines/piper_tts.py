@@ -383,6 +383,7 @@ class PiperTts(TextToSpeech):
     """
 
     name = "piper"
+    voice_key = "piper"
 
     def __init__(
         self,

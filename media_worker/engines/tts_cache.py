@@ -47,6 +47,7 @@ class CachedTts(TextToSpeech):
     ) -> None:
         self.inner = inner
         self.name = f"cached-{inner.name}"
+        self.voice_key = inner.voice_key
         self.max_bytes = max_bytes
         self.chunk_ms = chunk_ms
         self.cache_all = cache_all

@@ -26,6 +26,7 @@ from media_worker.frames import (
     SUPERSEDED,
     AgentAudio,
     EndCall,
+    EngineFailed,
     Frame,
     Interrupt,
     PausePlayback,
@@ -80,6 +81,8 @@ class AgentStage(Stage):
         self._closing_turn: int | None = None
         self._time_up = False
         """The goodbye at the time limit is being said: later caller turns must not cut it short."""
+        self._failed = False
+        """Speech recognition failed: the agent is handing the call over; nothing else is said."""
         self.errors: list[str] = []
 
     def start(self) -> None:
@@ -90,7 +93,7 @@ class AgentStage(Stage):
     def process(self, frame: Frame) -> None:
         match frame:
             case UserTurn(text=text, end_ms=end, endpoint_ms=at, stt_ms=stt_ms):
-                if self._closing_turn is not None or self._time_up:
+                if self._closing_turn is not None or self._time_up or self._failed:
                     return  # the call is closing; nothing more to say
                 self._turn_id += 1
                 record = TurnRecord(self._turn_id, text, end)
@@ -103,6 +106,13 @@ class AgentStage(Stage):
                         record.hops["stt"] = stt_ms
                     clauses = self.engine.reply(text)
                 self._start_reply(record, clauses)
+            case EngineFailed(engine=engine, reason=reason):
+                if self._closing_turn is None and not self._time_up and not self._failed:
+                    # The call cannot go on without hearing the caller: say so, then hand over or end.
+                    self._failed = True
+                    log.error("%s engine failed; the agent hands the call over: %s", engine, reason)
+                    self._turn_id += 1
+                    self._start_reply(TurnRecord(self._turn_id, ""), self.engine.speech_failed(), flush=True)
             case Interrupt() | PausePlayback() if self._time_up:
                 return  # the goodbye at the time limit is said in full, even over the caller
             case Interrupt():

@@ -56,6 +56,8 @@ class TurnStage(Stage):
                 self._apply(tp.Rejected(t))
             case SpeechEnded(t_ms=t):
                 self._apply(tp.SpeechEnd(t))
+            case Transcript(final=False):
+                return  # a streaming recognizer's partial result: turns are decided on finals
             case Transcript(text=text, end_ms=end, decode_ms=ms):
                 self._stt_ms = {end: ms}
                 self._apply(tp.TranscriptIn(text, end, bool(text) and self._is_complete(text)))
