@@ -48,6 +48,8 @@ class DialogState:
     """One entry per model call (LLM engines): turn, model deployment, tokens, estimated cost."""
     agents: list[str] = field(default_factory=list)
     """Every agent that served the call, in order (more than one after a hand-over)."""
+    caller_history: str = ""
+    """What earlier calls from this number left (a short summary from the store), offered to the agent."""
 
 
 class DialogEngine(ABC):
@@ -101,6 +103,7 @@ class DialogEngine(ABC):
         the conversation so far carry over, so the caller is never asked twice; the reply clauses that
         follow are this agent's first words. Default: carry the history and record, say the greeting."""
         self.state.history[:0] = previous.history
+        self.state.caller_history = previous.caller_history
         for key, value in previous.record.items():
             self.state.record.setdefault(key, value)
         self.state.agents[:0] = previous.agents or [previous.agent]

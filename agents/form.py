@@ -211,6 +211,7 @@ class FormEngine(DialogEngine):
         just given them (validated, read back if marked ``confirm``), every earlier caller turn is searched
         for values the caller volunteered, then the first question still open is asked."""
         self.state.history[:0] = previous.history
+        self.state.caller_history = previous.caller_history
         self.state.agents[:0] = previous.agents or [previous.agent]
 
         async def work() -> list[str]:

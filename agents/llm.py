@@ -474,6 +474,7 @@ class LlmEngine(DialogEngine):
         record values that fit this agent's fields are kept (those that do not coerce are dropped), then the
         first field still open is asked (the greeting if none is)."""
         self.state.history[:0] = previous.history
+        self.state.caller_history = previous.caller_history
         self.state.agents[:0] = previous.agents or [previous.agent]
         carried = [
             {"role": "assistant" if m.role == "agent" else "user", "content": m.text}
@@ -716,6 +717,14 @@ class LlmEngine(DialogEngine):
                     out.append(f"- {name}: the caller does not know")
             missing = [n for n, f in self._fields.items() if self._open(n)]
             out.append(f"Still needed: {', '.join(missing)}." if missing else "Every field is saved.")
+        if self.state.caller_history:
+            out += [
+                "",
+                "## This caller's earlier calls",
+                self.state.caller_history,
+                "Use this to recognise the caller and their earlier case; confirm anything you reuse from it "
+                "before saving it, and do not read it out unless it helps the caller.",
+            ]
         if self._context:
             known = "; ".join(f"{k} = {_json(v)}" for k, v in self._context.items())
             out += ["", f"Known from tools: {known}"]

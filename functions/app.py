@@ -119,5 +119,5 @@ def play_message(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(orchestrator.ACTIVITY_PERSIST)
 @bp.activity_trigger(input_name="payload")
-def persist_call_record(payload: dict[str, Any]) -> dict[str, Any]:
-    return orchestrator.persist_call_record(payload)
+async def persist_call_record(payload: dict[str, Any]) -> dict[str, Any]:
+    return await orchestrator.persist_call_record(payload)

@@ -35,6 +35,15 @@ class ControlPlane:
         return load_routing(self.settings.routing_file)
 
     @cached_property
+    def store(self) -> Any:
+        """The state store call records go to (Cosmos DB in Azure, SQLite locally)."""
+        from rtagent.settings import StoreSettings
+        from rtagent.state import open_store
+
+        s = self.settings
+        return open_store(s.store or StoreSettings(data_dir=s.data_dir))
+
+    @cached_property
     def callback_auth(self) -> Any:
         from functions.callback_auth import CallbackAuth
 

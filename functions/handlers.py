@@ -84,7 +84,7 @@ async def incoming_call(event: Mapping[str, Any], client: Any, plane: ControlPla
         log.info("call %s: orchestration already started (%s); not answering twice", key, exc)
         return "duplicate"
     s = plane.settings
-    media_url = sign_media_url(s.media_url, s.media_secret, key, decision.agent, time.time())
+    media_url = sign_media_url(s.media_url, s.media_secret, key, decision.agent, time.time(), call.caller)
     callback_url = f"{s.callback_url}/api/callbacks?call={key}"
     try:
         answered = await asyncio.to_thread(

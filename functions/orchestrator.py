@@ -12,13 +12,14 @@ The activities are plain functions over the process's ``ControlPlane``, register
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from datetime import timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 from functions import lifecycle as lc
+from rtagent.state import CallState as StoredCallState
 
 log = logging.getLogger(__name__)
 
@@ -185,17 +186,53 @@ def play_message(payload: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
-def persist_call_record(payload: dict[str, Any]) -> dict[str, Any]:
-    """Write the call's final record (state history, agent, numbers, transfers) where records are kept."""
-    from agents.tools.store import default_data_dir
+async def persist_call_record(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write the call's final record (state history, agent, numbers, transfers) to the state store. The
+    write is idempotent (a replayed or retried activity stores the same record once)."""
     from functions.config import control_plane
 
-    call, state = payload["call"], payload["state"]
+    call = payload["call"]
     cmd = lc.command_from_dict(payload["command"])
     assert isinstance(cmd, lc.PersistCallRecord)
-    record = {"call_key": call["call_key"], "outcome": cmd.outcome, "end_reason": cmd.end_reason, **state}
-    folder = Path(control_plane().settings.data_dir or default_data_dir()) / "calls"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{call['call_key']}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    state = lc.CallState.from_dict(payload["state"])
+    await control_plane().store.save_call_state(stored_call_state(call["call_key"], state))
     log.info("call %s: %s (%s), record kept", call["call_key"], cmd.outcome, cmd.end_reason)
     return {"ok": True}
+
+
+def stored_call_state(call_key: str, state: lc.CallState) -> StoredCallState:
+    """The lifecycle's state as the store keeps it: each change of state with its event and wall time."""
+    start = _parse_time(state.answered_at)
+
+    def at(t: float | None) -> str | None:
+        return (start + timedelta(seconds=t)).isoformat() if start is not None and t is not None else None
+
+    history = [
+        {"state": to, "event": event, "from": before, "at": at(t)}
+        for t, event, before, to in state.history
+        if before != to
+    ]
+    escalation = None
+    if state.escalation is not None:
+        e = state.escalation
+        escalation = {"reason": e.reason, "target": e.target, "summary": e.summary, "at": at(e.requested_t)}
+    return StoredCallState(
+        call_id=call_key,
+        agent=state.agent or None,
+        caller=state.caller or None,
+        called=state.called or None,
+        state=state.phase,
+        history=history,
+        started_at=state.answered_at or None,
+        ended_at=at(state.ended_t),
+        ended_by=state.end_reason or None,
+        transfers=[dataclasses.asdict(a) for a in state.transfers],
+        escalation=escalation,
+    )
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None

@@ -63,6 +63,7 @@ class RecordingEscalationSink:
 
     def __init__(self) -> None:
         self.requests: list[EscalationRequest] = []
+        self.ended: list[tuple[str, str]] = []
 
     async def escalate(self, request: EscalationRequest) -> EscalationResult:
         self.requests.append(request)
@@ -77,7 +78,7 @@ class RecordingEscalationSink:
         return EscalationResult("recorded")
 
     async def session_ended(self, call_id: str, ended_by: str) -> None:
-        return None
+        self.ended.append((call_id, ended_by))
 
 
 class ControlPlaneSink:

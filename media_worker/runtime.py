@@ -11,7 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agents.dialog import DialogEngine
 from agents.engines import DialogKind
@@ -29,8 +29,13 @@ from media_worker.escalation import ControlPlaneSink, EscalationSink, RecordingE
 from media_worker.pipeline.agent import split_sentences
 from media_worker.pipeline.pacer import Ticker
 from media_worker.pipeline.vad import VadConfig
+from media_worker.records import caller_history, keep_session
 from media_worker.turn_policy import TurnConfig
-from rtagent.settings import SpeechSettings
+from rtagent.settings import SpeechSettings, StoreSettings
+from rtagent.state import StateStore, open_store
+
+if TYPE_CHECKING:
+    from media_worker.session import CallSummary
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,8 @@ class WorkerConfig:
     signed with ``media_secret``. None: they are only logged."""
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     """Which STT and TTS run (``RTAGENT_STT``/``RTAGENT_TTS``: local or azure) and how Azure is reached."""
+    store: StoreSettings | None = None
+    """Where finished calls and caller memory are kept (``RTAGENT_STORE``); None: SQLite in ``data_dir``."""
 
 
 class WorkerRuntime:
@@ -71,6 +78,7 @@ class WorkerRuntime:
         self._tts: CachedTts | None = None
         self._prepared: set[tuple[str, int]] = set()
         self._build: Any = None
+        self._store: StateStore | None = None
         self.escalations: EscalationSink = RecordingEscalationSink()
         if self.config.control_url and self.config.media_secret:
             self.escalations = ControlPlaneSink(self.config.control_url, self.config.media_secret)
@@ -88,6 +96,7 @@ class WorkerRuntime:
         self._tts = CachedTts(inner)
         log.info("loading engines: %s, %s", self._stt.name, inner.name)
         await asyncio.gather(self._stt.start(), self._tts.start())
+        self._store = open_store(self.config.store or StoreSettings(data_dir=self.config.data_dir))
         await self._warm_agents()
         self.ready = True
 
@@ -140,6 +149,8 @@ class WorkerRuntime:
     async def close(self) -> None:
         self.ready = False
         await self.ticker.close()
+        if self._store is not None:
+            await self._store.close()
         for engine in (self._stt, self._tts):
             if engine is not None:
                 await engine.close()
@@ -155,6 +166,15 @@ class WorkerRuntime:
     def tts(self) -> CachedTts:
         assert self._tts is not None, "WorkerRuntime.start() was not awaited"
         return self._tts
+
+    async def keep_call(self, summary: CallSummary, caller: str) -> None:
+        """Store a finished call (session, transcript, the caller's memory) before it is reported ended."""
+        if self._store is not None:
+            await keep_session(self._store, summary, caller)
+
+    async def caller_history(self, caller: str) -> str:
+        """What earlier calls from ``caller`` left, for the agent ("" when none or unknown)."""
+        return await caller_history(self._store, caller) if self._store is not None else ""
 
     def new_vad_streams(self) -> tuple[VadStream, VadStream]:
         assert self._onset_vad is not None and self._speech_vad is not None

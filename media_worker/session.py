@@ -54,6 +54,8 @@ class Engines(Protocol):
     ) -> tuple[DialogEngine, Voice | None, TurnConfig]: ...
     @property
     def escalations(self) -> EscalationSink: ...
+    async def keep_call(self, summary: CallSummary, caller: str) -> None: ...
+    async def caller_history(self, caller: str) -> str: ...
 
 
 @dataclass(slots=True)
@@ -96,9 +98,13 @@ class CallSession:
         vad_config: VadConfig | None = None,
         lead_ms: int = 100,
         style: protocol.OutboundStyle = protocol.OutboundStyle.PASCAL,
+        caller: str = "",
     ) -> None:
         self.call_id = call_id
         self.agent = agent
+        self.caller = caller
+        """The caller's number, when the control plane passed it on (their memory of earlier calls)."""
+        self._history: asyncio.Task[str] | None = None
         self._engines = engines
         self._vad_config = vad_config
         self._lead_ms = lead_ms
@@ -124,6 +130,8 @@ class CallSession:
 
     async def run(self, ws: _Socket) -> CallSummary:
         """Serve the call until the socket closes or the agent ends the call."""
+        # The caller's memory is read while the media starts; the greeting never waits for it.
+        self._history = asyncio.get_running_loop().create_task(self._engines.caller_history(self.caller))
         writer = asyncio.get_running_loop().create_task(self._write(ws), name=f"send-{self.call_id}")
         reader = asyncio.get_running_loop().create_task(self._read(ws), name=f"recv-{self.call_id}")
         ender = asyncio.get_running_loop().create_task(self._ended.wait())
@@ -143,8 +151,12 @@ class CallSession:
                 task.cancel()
             await self._shutdown()
             self._out.put_nowait(None)
+            if self._history is not None:
+                self._history.cancel()
             await asyncio.gather(writer, reader, ender, return_exceptions=True)
         self.summary.state = "ended"
+        # The record is stored first: whoever hears that the session ended can read it.
+        await self._engines.keep_call(self.summary, self.caller)
         await self._engines.escalations.session_ended(self.call_id, self.summary.ended_by)
         return self.summary
 
@@ -240,6 +252,8 @@ class CallSession:
             self._resampler = StreamResampler(rate, ENGINE_RATE_HZ)
         engines = self._engines
         dialog, voice, turn_config = engines.new_dialog(self.agent, rate)
+        if self._history is not None:
+            self._history.add_done_callback(lambda task: _offer_history(dialog, task))
         if dialog.max_call_s is not None:
             self._time_limit_ms = int(dialog.max_call_s * 1000)
         onset, speech = engines.new_vad_streams()
@@ -368,3 +382,8 @@ def _turn_json(turn: TurnRecord) -> dict[str, Any]:
         "interrupted": turn.interrupted,
         "hops": turn.hops,
     }
+
+
+def _offer_history(dialog: DialogEngine, task: asyncio.Task[str]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        dialog.state.caller_history = task.result()

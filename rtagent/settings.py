@@ -88,6 +88,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("RTAGENT_ROUTING_FILE", "another routing table (default agents/routing.yaml)", "", (FUNCTIONS,)),
     EnvVar("RTAGENT_AGENTS_DIR", "another agents folder (default agents/)", "", BOTH),
     EnvVar("RTAGENT_CONTROL_URL", "the Functions app's base URL, for escalations and session ends"),
+    EnvVar("RTAGENT_DRAIN_S", "on SIGTERM, how long live calls may run on before they are closed (s)", "120"),
     # --- identity ------------------------------------------------------------------------------------------
     EnvVar("AZURE_CLIENT_ID", "client id of the user-assigned managed identity", "", BOTH, read_by_sdk=True),
 )
@@ -107,7 +108,8 @@ class Env:
 
     def get(self, name: str) -> str | None:
         """The value, stripped; None when unset or blank."""
-        assert name in ENV_BY_NAME, f"{name} is not in rtagent.settings.ENVIRONMENT"
+        if name not in ENV_BY_NAME:  # a programming error: every variable read is listed (and documented)
+            raise KeyError(f"{name} is not in rtagent.settings.ENVIRONMENT")
         value = self._env.get(name, "").strip()
         return value or None
 
@@ -324,6 +326,8 @@ class ControlSettings:
     routing_file: Path | None = None
     agents_dir: Path | None = None
     data_dir: Path | None = None
+    store: StoreSettings | None = None
+    """Where call records are kept; None: SQLite in ``data_dir``."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControlSettings:
@@ -348,6 +352,7 @@ class ControlSettings:
             routing_file=path("RTAGENT_ROUTING_FILE"),
             agents_dir=path("RTAGENT_AGENTS_DIR"),
             data_dir=path("RTAGENT_DATA_DIR"),
+            store=StoreSettings.from_env(env),
         )
 
 
@@ -362,6 +367,9 @@ class WorkerSettings:
     """None: local mode, unsigned sessions from loopback only."""
     control_url: str | None = None
     agents_dir: Path | None = None
+    drain_s: float = 120.0
+    """On SIGTERM: how long live calls may go on before the worker closes them (the platform's grace
+    period must be longer)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -371,4 +379,5 @@ class WorkerSettings:
             media_secret=secret.encode() if secret else None,
             control_url=e.get("RTAGENT_CONTROL_URL"),
             agents_dir=e.path("RTAGENT_AGENTS_DIR"),
+            drain_s=e.seconds("RTAGENT_DRAIN_S", 120.0),
         )

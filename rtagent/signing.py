@@ -2,7 +2,7 @@
 
 The function that answers a call points ACS's media WebSocket at the worker with a signed URL::
 
-    wss://worker.example/ws/acs?call=<call id>&agent=<agent>&exp=<unix s>&sig=<hex HMAC-SHA256>
+    wss://worker.example/ws/acs?call=<call id>&agent=<agent>&caller=<E.164>&exp=<unix s>&sig=<hex HMAC-SHA256>
 
 and the worker refuses any media session whose signature does not match or whose grant has expired, so
 nobody can open a session for a call we did not answer. The same secret signs the worker's requests to the
@@ -30,31 +30,35 @@ class SignatureError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class MediaGrant:
-    """What a verified media URL allows: this call, with this agent."""
+    """What a verified media URL allows: this call, with this agent; and who is calling (for the caller's
+    memory of earlier calls; empty when the number is withheld)."""
 
     call_id: str
     agent: str
     expires_s: int
+    caller: str = ""
 
 
 def _mac(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _grant_message(call_id: str, agent: str, expires_s: int) -> str:
-    return f"media\n{call_id}\n{agent}\n{expires_s}"
+def _grant_message(call_id: str, agent: str, caller: str, expires_s: int) -> str:
+    return f"media\n{call_id}\n{agent}\n{caller}\n{expires_s}"
 
 
-def sign_media_url(base_url: str, secret: bytes, call_id: str, agent: str, now_s: float) -> str:
-    """``base_url`` (the worker's ``wss://.../ws/acs``) with the call, agent, expiry and signature added."""
+def sign_media_url(
+    base_url: str, secret: bytes, call_id: str, agent: str, now_s: float, caller: str = ""
+) -> str:
+    """``base_url`` (the worker's ``wss://.../ws/acs``) with the call, agent, caller, expiry and signature."""
     if not secret:
         raise ValueError("the media secret is empty")
     expires = int(now_s) + MEDIA_GRANT_TTL_S
-    params = {"call": call_id, "agent": agent, "exp": str(expires)}
-    params["sig"] = _mac(secret, _grant_message(call_id, agent, expires))
+    params = {"call": call_id, "agent": agent, "caller": caller, "exp": str(expires)}
+    params["sig"] = _mac(secret, _grant_message(call_id, agent, caller, expires))
     parts = urlsplit(base_url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    query = [(k, v) for k, v in query if k not in (*_GRANT_KEYS, "sig")] + list(params.items())
+    query = [(k, v) for k, v in query if k not in (*_GRANT_KEYS, "caller", "sig")] + list(params.items())
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
@@ -67,12 +71,13 @@ def verify_media_grant(query: Mapping[str, str], secret: bytes, now_s: float) ->
         expires = int(query["exp"])
     except ValueError:
         raise SignatureError(f"bad expiry {query['exp']!r}") from None
-    expected = _mac(secret, _grant_message(query["call"], query["agent"], expires))
+    caller = query.get("caller", "")
+    expected = _mac(secret, _grant_message(query["call"], query["agent"], caller, expires))
     if not hmac.compare_digest(expected, query["sig"]):
         raise SignatureError("bad media session signature")
     if now_s > expires:
         raise SignatureError(f"media grant expired {int(now_s - expires)} s ago")
-    return MediaGrant(query["call"], query["agent"], expires)
+    return MediaGrant(query["call"], query["agent"], expires, caller)
 
 
 def sign_body(secret: bytes, body: bytes, now_s: float) -> dict[str, str]:

@@ -133,6 +133,16 @@ class FakeRuntime:
         self.dialogs: list[EchoDialog] = []
         self.ready = True
         self.escalations = RecordingEscalationSink()
+        self.kept: list[tuple[str, str, str]] = []
+        """(call id, caller, what the control plane had been told by then) per stored call."""
+        self.histories: dict[str, str] = {}
+
+    async def keep_call(self, summary: Any, caller: str) -> None:
+        told = "ended" if getattr(self.escalations, "ended", None) else "nothing"
+        self.kept.append((summary.call_id, caller, told))
+
+    async def caller_history(self, caller: str) -> str:
+        return self.histories.get(caller, "")
 
     def new_vad_streams(self) -> tuple[VadStream, VadStream]:
         return LevelVadStream(), LevelVadStream()

@@ -20,6 +20,7 @@ from functions.config import ControlPlane, ControlSettings, use_control_plane
 from rtagent.local.acs_edge import AcsEdge
 from rtagent.local.functions_host import LocalFunctionsHost
 from rtagent.signing import sign_body, verify_media_grant
+from rtagent.state.sqlite import SqliteStore
 
 SECRET = b"media-secret-for-tests"
 
@@ -101,12 +102,19 @@ async def test_a_call_is_routed_answered_with_a_signed_media_url_and_tracked(tmp
         stack.edge.caller_hangs_up(connection)
         final = await stack.host.client.wait_finished(call)
         assert final.runtime_status == "Completed" and final.output["phase"] == "ended"
-        record = json.loads((tmp_path / "calls" / f"{call}.json").read_text())
-        assert record["agent"] == "fnol" and record["called"] == "+18005550101"
-        assert [h[2:] for h in record["history"]][:2] == [
-            ["ringing", "connected"],
-            ["connected", "conversing"],
+        store = SqliteStore(tmp_path / "state.sqlite3")  # where the control plane keeps call records
+        try:
+            view = await store.get_call(call)
+        finally:
+            await store.close()
+        assert view is not None and view.state is not None
+        record = view.state
+        assert record.agent == "fnol" and record.called == "+18005550101" and record.state == "ended"
+        assert [(h["from"], h["state"]) for h in record.history][:2] == [
+            ("ringing", "connected"),
+            ("connected", "conversing"),
         ]
+        assert record.ended_by == "caller_hangup" and record.started_at and record.ended_at
 
 
 @pytest.mark.parametrize(

@@ -62,13 +62,14 @@ class Caller:
 
 
 async def start(
-    rate: int = 16000, escalations: Any = None, max_call_s: float | None = None
+    rate: int = 16000, escalations: Any = None, max_call_s: float | None = None, caller: str = ""
 ) -> tuple[FakeRuntime, FakeSocket, asyncio.Task]:
     runtime = FakeRuntime(max_call_s=max_call_s)
     if escalations is not None:
         runtime.escalations = escalations
+    runtime.histories["+14255550123"] = "Earlier calls from this number, newest first:\n- 2026-11-20, echo"
     ws = FakeSocket()
-    session = CallSession("call-1", "echo", runtime, **runtime.session_options())
+    session = CallSession("call-1", "echo", runtime, **runtime.session_options(), caller=caller)
     ws.inbound.put_nowait(metadata(rate))
     task = asyncio.create_task(session.run(ws))
     return runtime, ws, task
@@ -230,6 +231,23 @@ async def test_at_the_time_limit_the_agent_says_goodbye_and_hangs_up():
     assert runtime.tts.spoken[-1] == "We've reached the time limit. Goodbye."
     assert summary.ended_by == "agent_hangup"
     assert runtime.dialogs[0].state.outcome.reason == "max call length"
+
+
+async def test_the_call_is_stored_before_its_end_is_reported_and_the_caller_history_is_offered():
+    runtime, ws, task = await start(caller="+14255550123")
+    caller = Caller(ws)
+    await caller.frames(30)
+    assert runtime.dialogs[0].state.caller_history.endswith("- 2026-11-20, echo")
+    await finish(ws, task, runtime)
+    assert runtime.kept == [("call-1", "+14255550123", "nothing")], "stored before the end was reported"
+    assert runtime.escalations.ended == [("call-1", "caller_hangup")]
+
+
+async def test_an_unknown_caller_gets_no_history():
+    runtime, ws, task = await start()
+    await Caller(ws).frames(20)
+    assert runtime.dialogs[0].state.caller_history == ""
+    await finish(ws, task, runtime)
 
 
 @pytest.mark.parametrize("rate", [16000, 24000])

@@ -25,9 +25,18 @@ def query_of(url: str) -> dict[str, str]:
 
 def test_a_signed_url_grants_its_call_and_agent() -> None:
     url = sign_media_url("wss://worker.example/ws/acs", SECRET, "cc-1", "fnol", NOW)
-    assert url.startswith("wss://worker.example/ws/acs?call=cc-1&agent=fnol&exp=")
+    assert url.startswith("wss://worker.example/ws/acs?call=cc-1&agent=fnol&caller=&exp=")
     grant = verify_media_grant(query_of(url), SECRET, NOW + 10)
     assert (grant.call_id, grant.agent, grant.expires_s) == ("cc-1", "fnol", int(NOW) + MEDIA_GRANT_TTL_S)
+    assert grant.caller == ""
+
+
+def test_the_caller_number_is_signed_with_the_grant() -> None:
+    url = sign_media_url("wss://w/ws/acs", SECRET, "cc-1", "fnol", NOW, caller="+14255550123")
+    q = query_of(url)
+    assert verify_media_grant(q, SECRET, NOW).caller == "+14255550123"
+    with pytest.raises(SignatureError, match="bad media session signature"):
+        verify_media_grant({**q, "caller": "+14255559999"}, SECRET, NOW)  # someone else's memory
 
 
 def test_existing_query_parameters_are_kept_and_grant_keys_replaced() -> None:

@@ -13,6 +13,7 @@ Routes (as the host maps them): ``POST /api/incoming-call``, ``POST /api/callbac
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Generator
@@ -92,7 +93,10 @@ class LocalContext:
 
         async def run() -> None:
             try:
-                task.complete(await asyncio.to_thread(fn, payload))
+                if inspect.iscoroutinefunction(fn):  # async activities run on the host's loop, as in Azure
+                    task.complete(await fn(payload))
+                else:
+                    task.complete(await asyncio.to_thread(fn, payload))
             except Exception as exc:  # an activity failure surfaces in the orchestrator, as in Azure
                 if not task.future.done():
                     task.future.set_exception(exc)
