@@ -9,6 +9,9 @@ Paths:
 - ``/healthz``: liveness; ``/readyz``: ready to take calls (engines loaded, not draining).
 - ``/calls/<id>``: the call's summary (record, turns, timings) as JSON, while it runs and for a while after.
 
+Stopping (``serve_forever``): SIGTERM or SIGINT starts a drain. New calls are refused (``/ws/acs`` and
+``/readyz`` answer 503, ``/healthz`` stays 200) while live calls go on for up to ``drain_s``; the ones still
+live then are closed with 1001 (going away), and the process exits normally. A second signal ends the wait.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import ipaddress
 import json
 import logging
 import re
+import signal
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,6 +45,11 @@ MAX_WS_MESSAGE_BYTES = 1 << 20
 """Larger WebSocket messages close the connection (1009); below this the codec rejects what it must."""
 FINISHED_CALLS_KEPT = 1000
 AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+DRAIN_S = 120.0
+"""How long a stopping worker lets live calls run on before it closes them (s)."""
+ENDED_BY_SHUTDOWN = "worker_shutdown"
+"""``ended_by`` of a call the worker closed because it was stopping (reported to the control plane)."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class MediaServer:
@@ -53,6 +63,9 @@ class MediaServer:
         self.sessions: dict[str, CallSession] = {}
         self.finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._draining = False
+        self._idle = asyncio.Event()
+        """Set while no call is live: what ``drain`` waits for."""
+        self._idle.set()
 
     @property
     def url(self) -> str:
@@ -73,11 +86,65 @@ class MediaServer:
         self.port = sock.getsockname()[1]
         log.info("media worker listening on %s", self.url)
 
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def begin_drain(self) -> None:
+        """Refuse new calls from now on: ``/ws/acs`` and ``/readyz`` answer 503, ``/healthz`` stays 200.
+
+        Live calls are not touched. The listener stays open so that the platform's probes still get answers
+        and a call routed here late is refused explicitly. Idempotent.
+        """
+        if self._draining:
+            return
+        self._draining = True
+        log.info("draining: new calls are refused (live calls: %d)", len(self.sessions))
+
+    async def drain(self, timeout_s: float, cut: asyncio.Event | None = None) -> bool:
+        """Refuse new calls and wait until no call is live, at most ``timeout_s`` or until ``cut`` is set.
+
+        Returns True when every call ended on its own; ``close()`` ends the rest.
+        """
+        self.begin_drain()
+        if self._idle.is_set():
+            log.info("drained: no calls live")
+            return True
+        log.info("draining: waiting up to %g s for the live calls (%d) to end", timeout_s, len(self.sessions))
+        t0 = time.monotonic()
+        waits = [asyncio.create_task(self._idle.wait())]
+        if cut is not None:
+            waits.append(asyncio.create_task(cut.wait()))
+        try:
+            await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        waited = time.monotonic() - t0
+        if self._idle.is_set():
+            log.info("drained: every call has ended (%.1f s)", waited)
+            return True
+        if cut is not None and cut.is_set():
+            log.warning("drain cut short after %.1f s; live calls left: %d", waited, len(self.sessions))
+        else:
+            log.warning("drain timed out after %g s; live calls left: %d", timeout_s, len(self.sessions))
+        return False
+
     async def close(self) -> None:
         """Stop accepting calls, end live ones (going away), wait for them to finish."""
         self._draining = True
+        if self.sessions:
+            # Each call's ACS media stream ends with 1001; its session ends as usual and reports
+            # ``worker_shutdown``. The control plane hears the media end twice, from ACS
+            # (MediaStreamingStopped/Failed) and from us, and the call's orchestration decides
+            # (functions/lifecycle.py): outside a transfer the caller, who would hear nothing more, is hung
+            # up (at once, or after the hang-up grace if ACS's event comes first); during a transfer the
+            # transfer goes on. The second report is a no-op there.
+            log.warning("closing the live calls (%d) with 1001 (going away)", len(self.sessions))
+            for session in self.sessions.values():
+                session.summary.ended_by = session.summary.ended_by or ENDED_BY_SHUTDOWN
         if self._server is not None:
-            self._server.close(close_connections=True)
+            self._server.close(close_connections=True)  # 1001 to every open connection
             await self._server.wait_closed()
         await self.runtime.close()
 
@@ -110,12 +177,13 @@ class MediaServer:
             if problem:
                 return _json(http.HTTPStatus.NOT_FOUND, {"error": problem})
             return None  # go on with the WebSocket handshake
-        if path == "/healthz":
-            return _json(http.HTTPStatus.OK, {"status": "ok", "calls": len(self.sessions)})
+        if path == "/healthz":  # alive while draining too: a restart now would cut the live calls
+            body = {"status": "ok", "draining": self._draining, "calls": len(self.sessions)}
+            return _json(http.HTTPStatus.OK, body)
         if path == "/readyz":
             ready = self.runtime.ready and not self._draining
             status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
-            return _json(status, {"ready": ready, "calls": len(self.sessions)})
+            return _json(status, {"ready": ready, "draining": self._draining, "calls": len(self.sessions)})
         if path.startswith("/calls/"):
             call_id = path.removeprefix("/calls/")
             if call_id in self.sessions:
@@ -141,12 +209,14 @@ class MediaServer:
             or f"local-{uuid.uuid4().hex[:12]}"
         )
         agent = query["agent"][0]
+        caller = query.get("caller", [""])[0]  # signed with the grant (or loopback only, unsigned)
         if call_id in self.sessions:
             log.warning("call %s: a second media connection for a live call was refused", call_id)
             await ws.close(1008, "call already has a media session")
             return
-        session = CallSession(call_id, agent, self.runtime, **self.runtime.session_options())
+        session = CallSession(call_id, agent, self.runtime, **self.runtime.session_options(), caller=caller)
         self.sessions[call_id] = session
+        self._idle.clear()
         log.info("call %s: media connection from %s, agent %s", call_id, ws.remote_address, agent)
         try:
             summary = await session.run(ws)
@@ -157,10 +227,14 @@ class MediaServer:
             summary = session.summary
         finally:
             self.sessions.pop(call_id, None)
+            if not self.sessions:
+                self._idle.set()
         self.finished[call_id] = session.snapshot()
         while len(self.finished) > FINISHED_CALLS_KEPT:
             self.finished.popitem(last=False)
         log.info("call %s: ended (%s), record fields %d", call_id, summary.ended_by, len(summary.record))
+        if self._draining:
+            log.info("draining: live calls left: %d", len(self.sessions))
 
 
 def _is_loopback(address: Any) -> bool:
@@ -177,16 +251,63 @@ def _json(status: http.HTTPStatus, body: dict[str, Any]) -> Response:
 
 
 async def serve_forever(
-    runtime: WorkerRuntime, host: str, port: int, ready: asyncio.Event | None = None
+    runtime: WorkerRuntime,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    drain_s: float = DRAIN_S,
 ) -> None:
-    """Run a media server until cancelled (Ctrl-C), then shut it down cleanly."""
-    server = MediaServer(runtime, host, port)
-    await runtime.start()
-    await server.start()
-    print(f"media WebSocket: {server.url}?agent=NAME", flush=True)
-    if ready is not None:
-        ready.set()
+    """Run a media server until SIGTERM or SIGINT, drain it (``MediaServer.drain``), then shut it down.
+
+    The first signal starts the drain: no new calls, live ones run on for up to ``drain_s``, then the rest
+    are closed with 1001. A second signal ends the wait at once. Returns normally after a signal, so the
+    process exits 0. Cancelling the task instead shuts down at once, without a drain. Signals are handled
+    only where the loop can (the main thread, not Windows); elsewhere cancellation is the way to stop.
+    """
+    loop = asyncio.get_running_loop()
+    stop, cut = asyncio.Event(), asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("%s: the media worker is stopping", sig.name)
+            stop.set()
+        else:
+            log.warning("%s again: not waiting for the live calls any longer", sig.name)
+            cut.set()
+
+    # Installed before the (slow) engine start so that a stop during it is not a hard kill.
+    handled = _handle_signals(loop, on_signal)
     try:
-        await asyncio.Future()
+        await runtime.start()
+        server = MediaServer(runtime, host, port)
+        try:
+            if stop.is_set():
+                log.info("stopped while loading the engines; no calls were taken")
+            else:
+                await server.start()
+                print(f"media WebSocket: {server.url}?agent=NAME", flush=True)
+                if ready is not None:
+                    ready.set()
+                await stop.wait()
+                await server.drain(drain_s, cut)
+        finally:
+            await server.close()
     finally:
-        await server.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    log.info("media worker stopped")
+
+
+def _handle_signals(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[signal.Signals], None]
+) -> list[signal.Signals]:
+    """Route ``STOP_SIGNALS`` to ``handler`` on the loop; the signals it could take."""
+    handled: list[signal.Signals] = []
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, handler, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            log.debug("cannot handle %s here; stop the worker by cancelling it", sig.name)
+            continue
+        handled.append(sig)
+    return handled

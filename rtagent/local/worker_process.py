@@ -43,7 +43,8 @@ class WorkerProcess:
         self.http_base = ""
 
     async def __aenter__(self) -> WorkerProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+        # A local run stops its worker when its calls are done: a short drain, not production's minutes.
+        env = dict(os.environ, PYTHONUNBUFFERED="1", RTAGENT_DRAIN_S="3", **self.env)
         self.proc = await asyncio.create_subprocess_exec(*self.args, stdout=asyncio.subprocess.PIPE, env=env)
         assert self.proc.stdout is not None
         async with asyncio.timeout(STARTUP_TIMEOUT_S):
