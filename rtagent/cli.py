@@ -4,6 +4,7 @@ rtagent serve [--port P]                       the media worker, locally
 rtagent call --agent NAME [--script FILE]      a whole call against a worker, printed as it happens
 rtagent scenarios [--text] [PATHS]             every caller scenario, checked and scored, as JSON
 rtagent bench                                  latency, barge-in and concurrency figures as JSON
+rtagent doctor [--json]                        which engines and store are configured, and whether they answer
 
 ``--dialog local|llm`` (or ``$RTAGENT_DIALOG_ENGINE``) picks the dialog engine; ``local`` is the default.
 """
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 from agents.engines import DIALOG_KINDS, dialog_kind_from_env
+from rtagent.settings import SettingsError
 
 DIALOG_HELP = "dialog engine: local (offline form engine, default) or llm ($RTAGENT_DIALOG_ENGINE)"
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
@@ -71,7 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--skip-concurrency", action="store_true")
     bench.add_argument("--max-calls", type=int, default=160, help="upper bound of the concurrency ramp")
 
+    doctor = sub.add_parser(
+        "doctor", help="say which engines and store are configured, and check each answers"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except SettingsError as exc:  # a wrong or missing variable: its own message names it
+        print(f"rtagent {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "doctor":
+        return _doctor(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "call":
@@ -79,6 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "scenarios":
         return _scenarios(args)
     return _bench(args)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from rtagent.doctor import as_json, format_checks, run_checks
+
+    logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)  # each check reports its own failure
+    checks = asyncio.run(run_checks())
+    print(json.dumps(as_json(checks), indent=2) if args.json else format_checks(checks))
+    return 1 if any(c.status == "fail" for c in checks) else 0
 
 
 def _setup_logging(level: str) -> None:
@@ -90,22 +116,24 @@ def _setup_logging(level: str) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from media_worker.runtime import WorkerConfig, WorkerRuntime
     from media_worker.server import serve_forever
-    from rtagent.settings import WorkerSettings
+    from rtagent.settings import SpeechSettings, StoreSettings, WorkerSettings
 
     _setup_logging(args.log_level)
     worker = WorkerSettings.from_env()
     runtime = WorkerRuntime(
         WorkerConfig(
             engines=args.engines,
-            agents_dir=args.agents_dir,
+            agents_dir=args.agents_dir or worker.agents_dir,
             endpoint_ms=args.endpoint_ms,
             dialog=args.dialog or dialog_kind_from_env(),
             media_secret=worker.media_secret,
             control_url=worker.control_url,
+            speech=SpeechSettings.from_env(),
+            store=StoreSettings.from_env(),
         )
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(runtime, args.host, args.port))
+        asyncio.run(serve_forever(runtime, args.host, args.port, drain_s=worker.drain_s))
     return 0
 
 
