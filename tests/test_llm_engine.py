@@ -15,7 +15,6 @@ import re
 import sys
 import threading
 import time
-import types
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
@@ -990,42 +989,6 @@ async def test_azure_openai_route_puts_the_deployment_in_the_path(server: FakeOp
     assert engine.state.usage[0]["deployment"] == "dep-a"
 
 
-async def test_entra_id_sends_a_bearer_token_from_the_credential(
-    server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scopes: list[str] = []
-    threads: list[str] = []
-
-    class FakeCredential:
-        pass
-
-    def get_bearer_token_provider(credential: object, scope: str) -> Any:
-        assert isinstance(credential, FakeCredential)
-        scopes.append(scope)
-
-        def token() -> str:
-            threads.append(threading.current_thread().name)
-            return "entra-token"
-
-        return token
-
-    fake = types.ModuleType("azure.identity")
-    fake.DefaultAzureCredential = FakeCredential  # type: ignore[attr-defined]
-    fake.get_bearer_token_provider = get_bearer_token_provider  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "azure.identity", fake)
-    client = make_client(LlmSettings(endpoint=server.url, api_version="2024-10-21"))  # no key: Entra ID
-    server.push(text("Hello."))
-    engine = LlmEngine(claims_spec(), client, ROUTER, claims_tools(), today=TODAY)
-    try:
-        assert await say(engine, "Hi.") == ["Hello."]
-    finally:
-        await client.close()
-    assert scopes == ["https://cognitiveservices.azure.com/.default"]
-    assert server.requests[0].headers["authorization"] == "Bearer entra-token"
-    assert "api-key" not in server.requests[0].headers
-    assert threads and threads[0] != threading.main_thread().name  # the blocking credential ran off the loop
-
-
 async def test_unknown_tools_and_fields_from_the_model_are_errors_it_can_read(server: FakeOpenAI) -> None:
     server.push(
         tool_calls(("delete_policy", {"x": 1}), ("update_record", {"favourite_color": "blue"})),
@@ -1068,10 +1031,12 @@ async def test_entra_id_through_the_real_azure_identity_token_provider(
     from azure.core.credentials import AccessToken, AccessTokenInfo
 
     asked: list[tuple[str, ...]] = []
+    threads: list[str] = []
 
     class ManagedIdentity:  # what DefaultAzureCredential resolves to in Azure, minus the network
         def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
             asked.append(scopes)
+            threads.append(threading.current_thread().name)
             return AccessToken("mi-token", int(time.time()) + 3600)
 
         def get_token_info(self, *scopes: str, **kwargs: Any) -> Any:
@@ -1088,6 +1053,8 @@ async def test_entra_id_through_the_real_azure_identity_token_provider(
         await client.close()
     assert asked and asked[0] == ("https://cognitiveservices.azure.com/.default",)
     assert server.requests[0].headers["authorization"] == "Bearer mi-token"
+    assert "api-key" not in server.requests[0].headers
+    assert threads and threads[0] != threading.main_thread().name  # the blocking credential ran off the loop
 
 
 def test_the_router_uses_only_the_deployments_that_exist() -> None:

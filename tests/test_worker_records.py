@@ -78,7 +78,7 @@ class _Down(StateStore):
     async def remember_caller(self, number, call):
         raise OSError("disk full")
 
-    async def caller_memory(self, number, limit=5):
+    async def _past_calls(self, number, limit):
         raise OSError("disk full")
 
     async def ping(self):

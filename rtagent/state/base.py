@@ -300,9 +300,21 @@ class StateStore(ABC):
     async def remember_caller(self, number: str, call: PastCall) -> None:
         """Remember ``call`` for ``number`` (idempotent by ``call.call_id``). A withheld number is skipped."""
 
-    @abstractmethod
     async def caller_memory(self, number: str, limit: int = 5) -> CallerMemory:
-        """The ``limit`` newest calls remembered for ``number`` and their summary (empty for a new number)."""
+        """The ``limit`` newest calls remembered for ``number`` and their summary (empty for a new number,
+        and for a withheld one)."""
+        from rtagent.state.memory import build_memory, normalize_number
+
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        key = normalize_number(number)
+        if not key or limit == 0:
+            return CallerMemory(number=key)
+        return build_memory(key, await self._past_calls(key, limit), limit)
+
+    @abstractmethod
+    async def _past_calls(self, number: str, limit: int) -> list[PastCall]:
+        """The ``limit`` newest calls remembered for a normalised ``number``."""
 
     @abstractmethod
     async def ping(self) -> str:

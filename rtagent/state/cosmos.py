@@ -51,7 +51,6 @@ from azure.cosmos import PartitionKey
 from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
 
 from rtagent.state.base import (
-    CallerMemory,
     CallState,
     CallView,
     PastCall,
@@ -61,7 +60,7 @@ from rtagent.state.base import (
     TranscriptEntry,
     json_text,
 )
-from rtagent.state.memory import build_memory, normalize_number, utc_iso
+from rtagent.state.memory import normalize_number, utc_iso
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -421,12 +420,8 @@ class CosmosStore(StateStore):
                 f"Cosmos DB at {self.endpoint}: call {call_id} is stored in a shape not understood: {e}"
             ) from e
 
-    async def caller_memory(self, number: str, limit: int = 5) -> CallerMemory:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, got {limit}")
-        key = normalize_number(number)
-        if not key or limit == 0:
-            return CallerMemory(number=key)
+    async def _past_calls(self, number: str, limit: int) -> list[PastCall]:
+        key = number
         docs = await self._query(
             self.callers, MEMORY_QUERY, {"@number": key, "@limit": limit}, key, "reading a caller's memory"
         )
@@ -436,7 +431,7 @@ class CosmosStore(StateStore):
             raise StoreError(
                 f"Cosmos DB at {self.endpoint}: caller memory is stored in a shape not understood: {e}"
             ) from e
-        return build_memory(key, calls, limit)
+        return calls
 
     async def ping(self) -> str:
         await self._ready()

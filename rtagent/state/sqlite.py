@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rtagent.state.base import (
-    CallerMemory,
     CallState,
     CallView,
     PastCall,
@@ -34,7 +33,7 @@ from rtagent.state.base import (
     TranscriptEntry,
     json_text,
 )
-from rtagent.state.memory import build_memory, normalize_number, utc_iso
+from rtagent.state.memory import normalize_number, utc_iso
 
 __all__ = ["DB_NAME", "SqliteStore"]
 
@@ -251,12 +250,8 @@ class SqliteStore(StateStore):
                 f"SQLite at {self.path}: call {call_id} is stored in a shape not understood: {e}"
             ) from e
 
-    async def caller_memory(self, number: str, limit: int = 5) -> CallerMemory:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, got {limit}")
-        key = normalize_number(number)
-        if not key or limit == 0:
-            return CallerMemory(number=key)
+    async def _past_calls(self, number: str, limit: int) -> list[PastCall]:
+        key = number
         rows = await self._run(
             lambda db: db.execute(
                 "SELECT doc FROM caller_calls WHERE number = ? ORDER BY ended_at DESC, call_id DESC LIMIT ?",
@@ -269,7 +264,7 @@ class SqliteStore(StateStore):
             raise StoreError(
                 f"SQLite at {self.path}: caller memory is stored in a shape not understood: {e}"
             ) from e
-        return build_memory(key, calls, limit)
+        return calls
 
     async def ping(self) -> str:
         await self._run(lambda db: db.execute("SELECT count(*) FROM call_state").fetchone())
