@@ -488,7 +488,8 @@ class LlmEngine(DialogEngine):
             try:
                 self.state.record[name] = coerce(f, value, self.today, name=name)
             except ValueError:
-                log.info("take_over: dropped %s=%r (does not fit this agent's field)", name, value)
+                # The field only, never its value: logs are exported (rtagent.telemetry, PII).
+                log.info("take_over: dropped %s (its value does not fit this agent's field)", name)
         still_open = [(n, f) for n, f in self.spec.asked_fields() if n not in self.state.record]
         line = still_open[0][1].question(still_open[0][0]) if still_open else self.spec.greeting
         self.state.history.append(Message("agent", line))

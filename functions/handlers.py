@@ -3,7 +3,9 @@ thin wrappers around these, so tests and the local stack call the same code).
 
 * ``incoming_call``: route the dialled number to an agent, start the call's orchestration (its id comes
   from the call, so a duplicate Event Grid delivery finds it and stops), answer with media streaming to a
-  signed media-worker URL, and tell the orchestration the call connection id.
+  signed media-worker URL, and tell the orchestration the call connection id. It runs in the ``call.answer``
+  span, whose trace context rides on the media URL (``traceparent``) so that the worker's spans of the call
+  join the same trace.
 * ``callbacks``: authenticate ACS's signed callback, parse its events, raise them to the orchestration.
 * ``media_event``: a signed report from the media worker (an escalation request, the session's end);
   an escalation waits, bounded, for the transfer's outcome, which it returns to the worker.
@@ -19,15 +21,18 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.trace import Span
+
 from functions import lifecycle as lc
 from functions.config import ControlPlane
-from functions.events import EventError, call_key, parse_callback_body, parse_incoming_call
+from functions.events import EventError, IncomingCall, call_key, parse_callback_body, parse_incoming_call
 from functions.orchestrator import ANSWERED_EVENT, CALL_EVENT, ORCHESTRATOR
 from rtagent.signing import SignatureError, sign_media_url, verify_body
+from rtagent.telemetry import CALL_ID, add_trace_context, call_context, caller_number, instruments, tracer
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +69,32 @@ def _config_for(plane: ControlPlane, agent: str) -> lc.LifecycleConfig:
 
 async def incoming_call(event: Mapping[str, Any], client: Any, plane: ControlPlane, now: datetime) -> str:
     """Answer one IncomingCall; returns what happened: answered, duplicate, rejected or failed."""
-    from functions.routing import route
-
     call = parse_incoming_call(dict(event))
     key = call_key(call)
+    attributes = {CALL_ID: key, "rtagent.called": call.called, "rtagent.caller": caller_number(call.caller)}
+    with call_context(key), tracer().start_as_current_span("call.answer", attributes=attributes) as span:
+        outcome = await _answer(call, key, client, plane, now, span)
+        span.set_attribute("rtagent.outcome", outcome)
+    instruments().incoming_calls.add(1, {"rtagent.outcome": outcome})
+    return outcome
+
+
+async def _answer(
+    call: IncomingCall, key: str, client: Any, plane: ControlPlane, now: datetime, span: Span
+) -> str:
+    from functions.routing import route
+
     if _exists(await client.get_status(key)):
         log.info("call %s: IncomingCall delivered again; already answered", key)
         return "duplicate"
     decision = route(plane.routing, call.called, call.caller or None, now)
-    log.info("call %s: %s", key, decision.log_line())
+    span.set_attribute("rtagent.route.rule", decision.rule)
+    # Logs are exported too: the caller's number in them follows the same PII rule as in spans.
+    log.info("call %s: %s", key, replace(decision, caller=caller_number(decision.caller) or None).log_line())
     if decision.agent is None:
         await asyncio.to_thread(plane.calls.reject, call.incoming_call_context)
         return "rejected"
+    span.set_attribute("rtagent.agent", decision.agent)
     config = _config_for(plane, decision.agent)
     order = {"call_key": key, "agent": decision.agent, "caller": call.caller, "called": call.called}
     try:
@@ -85,6 +104,9 @@ async def incoming_call(event: Mapping[str, Any], client: Any, plane: ControlPla
         return "duplicate"
     s = plane.settings
     media_url = sign_media_url(s.media_url, s.media_secret, key, decision.agent, time.time(), call.caller)
+    # Outside the signature: the worker's session becomes a child of this span (a forged value can only
+    # misplace a trace, never open a session).
+    media_url = add_trace_context(media_url)
     callback_url = f"{s.callback_url}/api/callbacks?call={key}"
     try:
         answered = await asyncio.to_thread(

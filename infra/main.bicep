@@ -432,7 +432,7 @@ module functionsApp 'modules/functions.bicep' = {
       RTAGENT_MEDIA_RATE: mediaRate
       RTAGENT_MEDIA_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.mediaSecretUri})'
       AZURE_CLIENT_ID: identities.outputs.functionsClientId
-      // platform
+      // telemetry (rtagent/telemetry.py); the Functions host reads it too
       APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.applicationInsightsConnectionString
     }
   }
@@ -485,7 +485,7 @@ module worker 'modules/worker.bicep' = {
       // the worker's own drain ends well inside the platform's grace period (session-end reports included)
       RTAGENT_DRAIN_S: string(max(workerDrainSeconds - 45, 10))
       AZURE_CLIENT_ID: identities.outputs.workerClientId
-      // platform
+      // telemetry (rtagent/telemetry.py)
       APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.applicationInsightsConnectionString
     }
     secretEnv: {

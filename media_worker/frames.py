@@ -221,6 +221,17 @@ class PlaybackStopped(SystemFrame):
 
 
 @dataclass(slots=True)
+class AudioStopped(SystemFrame):
+    """Upstream: StopAudio went out while reply ``turn_id`` played, because of the caller event at
+    ``cause_ms`` (a speech onset, a confirmed barge-in, a key press; ``SUPERSEDED`` when the agent dropped its
+    own reply). The session measures a barge-in's stop latency from it."""
+
+    turn_id: int
+    t_ms: int
+    cause_ms: int
+
+
+@dataclass(slots=True)
 class UtteranceDone(SystemFrame):
     """Upstream: the caller's audio up to ``t_ms`` was consumed by a turn (or was noise); start afresh."""
 

@@ -5,7 +5,9 @@ Paths:
   must be the one the control plane signed when it answered the call (``?call=&agent=&exp=&sig=``,
   ``rtagent.signing``): it names the call and its agent, and anything else is refused (403). Without a
   secret (local mode), unsigned ``?agent=NAME`` sessions are served, from loopback only; the call id comes
-  from the ``x-ms-call-connection-id`` header or the ``call`` query parameter.
+  from the ``x-ms-call-connection-id`` header or the ``call`` query parameter. A ``traceparent`` (and
+  ``tracestate``) parameter, outside the signature, makes the session's spans part of the answering
+  function's trace (``rtagent.telemetry``).
 - ``/healthz``: liveness; ``/readyz``: ready to take calls (engines loaded, not draining).
 - ``/calls/<id>``: the call's summary (record, turns, timings) as JSON, while it runs and for a while after.
 
@@ -37,6 +39,7 @@ from websockets.http11 import Request, Response
 from media_worker.runtime import WorkerRuntime
 from media_worker.session import CallSession
 from rtagent.signing import SignatureError, verify_media_grant
+from rtagent.telemetry import call_context, trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +213,19 @@ class MediaServer:
         )
         agent = query["agent"][0]
         caller = query.get("caller", [""])[0]  # signed with the grant (or loopback only, unsigned)
+        carrier = trace_carrier({k: v[0] for k, v in query.items()})
+        with call_context(call_id):
+            await self._serve_call(ws, call_id, agent, caller, carrier)
+
+    async def _serve_call(
+        self, ws: ServerConnection, call_id: str, agent: str, caller: str, carrier: dict[str, str]
+    ) -> None:
         if call_id in self.sessions:
             log.warning("call %s: a second media connection for a live call was refused", call_id)
             await ws.close(1008, "call already has a media session")
             return
-        session = CallSession(call_id, agent, self.runtime, **self.runtime.session_options(), caller=caller)
+        options = self.runtime.session_options()
+        session = CallSession(call_id, agent, self.runtime, **options, caller=caller, trace_carrier=carrier)
         self.sessions[call_id] = session
         self._idle.clear()
         log.info("call %s: media connection from %s, agent %s", call_id, ws.remote_address, agent)

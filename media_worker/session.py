@@ -8,21 +8,36 @@ brings them to the engines' 16 kHz, and pushes them into the pipeline:
 A malformed message is logged with the reason and skipped; the call goes on. Audio that arrives before
 ``AudioMetadata`` is taken as 16 kHz PCM (the ACS default) with a warning, rather than dropped. When the agent
 hangs up or hands over, the session closes the media socket after the last word has been heard.
+
+The session names its call for logs and spans (``rtagent.telemetry.call_context``) and runs inside the
+``call.session`` span; its telemetry (``media_worker.call_telemetry``) follows the playback reports that
+reach the top of the pipeline, so no stage knows about it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from agents.dialog import DialogEngine, Outcome
 from media_worker import protocol
+from media_worker.call_telemetry import CallTelemetry
 from media_worker.engines.base import ENGINE_RATE_HZ, FRAME_BYTES, Voice
 from media_worker.engines.resample import PcmChunker, StreamResampler
 from media_worker.escalation import EscalationRequest, EscalationResult, EscalationSink, summarize
-from media_worker.frames import AudioIn, Dtmf, EndCall
+from media_worker.frames import (
+    AudioIn,
+    AudioStopped,
+    Dtmf,
+    EndCall,
+    Frame,
+    PlaybackFinished,
+    PlaybackStarted,
+    PlaybackStopped,
+)
 from media_worker.pipeline.agent import AgentStage, TurnRecord
 from media_worker.pipeline.pacer import Pacer, PacerStage, Ticker
 from media_worker.pipeline.stage import Pipeline
@@ -30,6 +45,7 @@ from media_worker.pipeline.stt import SttStage
 from media_worker.pipeline.turns import TurnStage
 from media_worker.pipeline.vad import VadConfig, VadStage
 from media_worker.turn_policy import TurnConfig
+from rtagent.telemetry import call_context
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +115,15 @@ class CallSession:
         lead_ms: int = 100,
         style: protocol.OutboundStyle = protocol.OutboundStyle.PASCAL,
         caller: str = "",
+        trace_carrier: Mapping[str, str] | None = None,
     ) -> None:
         self.call_id = call_id
         self.agent = agent
         self.caller = caller
         """The caller's number, when the control plane passed it on (their memory of earlier calls)."""
+        self._telemetry = CallTelemetry(call_id, agent, caller, trace_carrier)
+        """The call's spans and metrics; ``trace_carrier`` is the answering function's trace context (from the
+        media URL's ``traceparent``), so the session's spans join its trace."""
         self._history: asyncio.Task[str] | None = None
         self._engines = engines
         self._vad_config = vad_config
@@ -118,6 +138,8 @@ class CallSession:
         self._resampler: StreamResampler | None = None
         self._chunker = PcmChunker(FRAME_BYTES)
         self._t_ms = 0
+        self._received_ms = 0
+        """Call time up to which the caller's audio has arrived (the end of the frame being processed)."""
         self._ended = asyncio.Event()
         self._outcome: Outcome | None = None
         self._escalation: asyncio.Task[None] | None = None
@@ -130,6 +152,14 @@ class CallSession:
 
     async def run(self, ws: _Socket) -> CallSummary:
         """Serve the call until the socket closes or the agent ends the call."""
+        with call_context(self.call_id), self._telemetry.session():
+            try:
+                return await self._serve(ws)
+            finally:
+                turns = self._agent_stage.turns if self._agent_stage is not None else []
+                self._telemetry.ended(self.summary, turns, self._t_ms)
+
+    async def _serve(self, ws: _Socket) -> CallSummary:
         # The caller's memory is read while the media starts; the greeting never waits for it.
         self._history = asyncio.get_running_loop().create_task(self._engines.caller_history(self.caller))
         writer = asyncio.get_running_loop().create_task(self._write(ws), name=f"send-{self.call_id}")
@@ -235,6 +265,7 @@ class CallSession:
             chunks = [frame]
         push = self._pipeline.push
         for pcm in chunks:
+            self._received_ms = self._t_ms + 20
             push(AudioIn(pcm, self._t_ms))
             self._t_ms += 20
         if self._t_ms >= self._time_limit_ms and self._agent_stage is not None:
@@ -248,6 +279,7 @@ class CallSession:
         metadata = protocol.AudioMetadata(None, "PCM", rate, 1, protocol.frame_bytes(rate))
         self._framer = protocol.InboundAudio(metadata)
         self.summary.sample_rate_hz = rate
+        self._telemetry.media_started(rate)
         if rate != ENGINE_RATE_HZ:
             self._resampler = StreamResampler(rate, ENGINE_RATE_HZ)
         engines = self._engines
@@ -275,11 +307,29 @@ class CallSession:
                 TurnStage(turn_config, dialog.is_complete_answer),
                 self._agent_stage,
                 self._pacer_stage,
-            ]
+            ],
+            on_upstream=self._on_report,
         )
         self._stt_stage.start()
         self._agent_stage.start()
         log.info("call %s: media started, %d Hz, agent %s", self.call_id, rate, self.agent)
+
+    def _on_report(self, frame: Frame) -> None:
+        """Playback reports that reached the top of the pipeline: the call's telemetry follows them."""
+        match frame:
+            case PlaybackStarted(turn_id=tid):
+                if (record := self._turn(tid)) is not None:
+                    self._telemetry.reply_started(record)
+            case PlaybackFinished(turn_id=tid) | PlaybackStopped(turn_id=tid):
+                if (record := self._turn(tid)) is not None:
+                    self._telemetry.reply_ended(record)
+            case AudioStopped(turn_id=tid, cause_ms=cause) if cause >= 0:  # not the agent's own supersede
+                # Sent while the frame that set it off was processed: the caller's audio so far is the time.
+                self._telemetry.barge_in(tid, cause, self._received_ms)
+
+    def _turn(self, turn_id: int) -> TurnRecord | None:
+        turns = self._agent_stage.turns if self._agent_stage is not None else []
+        return next((t for t in reversed(turns) if t.turn_id == turn_id), None)
 
     def _send_audio(self, pcm: bytes) -> None:
         self._out.put_nowait(protocol.encode_audio(pcm, self._style))

@@ -107,10 +107,15 @@ def _doctor(args: argparse.Namespace) -> int:
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _setup_logging(level: str, service_name: str | None = None) -> None:
+    """Log lines on stderr, each with its call id; and, for a service, telemetry as the settings say."""
+    from rtagent.telemetry import LOG_FORMAT, CallFormatter, setup_telemetry
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(CallFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    if service_name is not None:
+        setup_telemetry(service_name)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -118,7 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
     from media_worker.server import serve_forever
     from rtagent.settings import SpeechSettings, StoreSettings, WorkerSettings
 
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level, "rtagent-worker")
     worker = WorkerSettings.from_env()
     runtime = WorkerRuntime(
         WorkerConfig(
@@ -142,7 +147,8 @@ def _call(args: argparse.Namespace) -> int:
     from rtagent.local.run import run_call
     from rtagent.local.script import ScriptError, load_script
 
-    _setup_logging(args.log_level)
+    # This process hosts the local control plane (the function handlers), so its spans are the answer's.
+    _setup_logging(args.log_level, "rtagent-call")
     script_path = args.script
     if script_path is None:
         if not args.agent:

@@ -91,6 +91,27 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("RTAGENT_DRAIN_S", "on SIGTERM, how long live calls may run on before they are closed (s)", "120"),
     # --- identity ------------------------------------------------------------------------------------------
     EnvVar("AZURE_CLIENT_ID", "client id of the user-assigned managed identity", "", BOTH, read_by_sdk=True),
+    # --- telemetry -----------------------------------------------------------------------------------------
+    EnvVar(
+        "RTAGENT_TELEMETRY",
+        "where traces and metrics go: auto (App Insights, else OTLP, when set), off, console, otlp or azure",
+        "auto",
+        BOTH,
+    ),
+    EnvVar(
+        "RTAGENT_TELEMETRY_PII",
+        "true: transcripts, record values and whole caller numbers in telemetry",
+        "false",
+        BOTH,
+    ),
+    EnvVar("APPLICATIONINSIGHTS_CONNECTION_STRING", "Application Insights: traces, metrics, logs", "", BOTH),
+    EnvVar(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "an OTLP/HTTP collector, http://host:4318 (needs opentelemetry-exporter-otlp-proto-http)",
+        "",
+        BOTH,
+        read_by_sdk=True,
+    ),
 )
 
 ENV_BY_NAME: dict[str, EnvVar] = {v.name: v for v in ENVIRONMENT}
@@ -148,6 +169,15 @@ class Env:
         if not lo <= value <= hi:
             raise SettingsError(f"{name} must be a whole number from {lo} to {hi}, got {raw!r}")
         return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value not in ("true", "false", "1", "0", "yes", "no"):
+            raise SettingsError(f"{name} must be true or false, got {raw!r}")
+        return value in ("true", "1", "yes")
 
     def path(self, name: str) -> Path | None:
         value = self.get(name)
@@ -380,4 +410,46 @@ class WorkerSettings:
             control_url=e.get("RTAGENT_CONTROL_URL"),
             agents_dir=e.path("RTAGENT_AGENTS_DIR"),
             drain_s=e.seconds("RTAGENT_DRAIN_S", 120.0),
+        )
+
+
+# ------------------------------------------------------------------------------------------- telemetry
+
+TelemetryKind = Literal["off", "console", "otlp", "azure"]
+TELEMETRY_CHOICES: tuple[str, ...] = ("auto", "off", "console", "otlp", "azure")
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """Where traces, metrics and logs are exported (``rtagent.telemetry``), and whether they may hold PII.
+
+    ``RTAGENT_TELEMETRY=auto`` (the default) exports to Application Insights when
+    ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set, else to ``OTEL_EXPORTER_OTLP_ENDPOINT`` when that is
+    set, else nowhere. An explicit choice wins over what is set (``off`` turns telemetry off in a shell that
+    has a connection string; ``console`` prints spans and metrics on stderr).
+    """
+
+    exporter: TelemetryKind = "off"
+    pii: bool = False
+    """Transcripts, record values and whole caller numbers may appear in telemetry (never by default)."""
+    connection_string: str | None = None
+    otlp_endpoint: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TelemetrySettings:
+        e = Env(env)
+        choice = e.choice("RTAGENT_TELEMETRY", TELEMETRY_CHOICES)
+        connection = e.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
+        otlp = e.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if choice == "auto":
+            choice = "azure" if connection else "otlp" if otlp else "off"
+        if choice == "azure" and not connection:
+            raise SettingsError("RTAGENT_TELEMETRY=azure needs APPLICATIONINSIGHTS_CONNECTION_STRING")
+        if choice == "otlp" and not otlp:
+            raise SettingsError("RTAGENT_TELEMETRY=otlp needs OTEL_EXPORTER_OTLP_ENDPOINT")
+        return cls(
+            exporter=choice,  # type: ignore[arg-type]
+            pii=e.flag("RTAGENT_TELEMETRY_PII", False),
+            connection_string=connection,
+            otlp_endpoint=otlp,
         )

@@ -1,7 +1,12 @@
 import asyncio
 import inspect
+import os
 
 import pytest
+
+# Tests never export telemetry, even from a shell that has an Application Insights connection string (this
+# reaches the worker and function-app subprocesses too); tests/test_telemetry.py records in memory.
+os.environ["RTAGENT_TELEMETRY"] = "off"
 
 
 @pytest.fixture(autouse=True)

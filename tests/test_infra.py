@@ -55,19 +55,21 @@ NOT_NEEDED: dict[str, str] = {
     "RTAGENT_AGENTS_DIR": "default",
     "ACS_CALLBACK_OPENID_URL": "default",
     "ACS_CALLBACK_ISSUER": "default",
+    "RTAGENT_TELEMETRY": "default",
+    "RTAGENT_TELEMETRY_PII": "default",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "default",
 }
 NEVER_SET = {"key", "local"}
 
-# Settings the platform reads rather than our code: the Functions host's identity-based storage connection,
-# and Application Insights for both (APPLICATIONINSIGHTS_CONNECTION_STRING is not in ENVIRONMENT yet).
+# Settings the platform reads rather than our code: the Functions host's identity-based storage connection.
+# (APPLICATIONINSIGHTS_CONNECTION_STRING, which the host reads too, is in ENVIRONMENT: rtagent.telemetry.)
 PLATFORM: dict[str, set[str]] = {
     FUNCTIONS: {
         "AzureWebJobsStorage__accountName",
         "AzureWebJobsStorage__credential",
         "AzureWebJobsStorage__clientId",
-        "APPLICATIONINSIGHTS_CONNECTION_STRING",
     },
-    WORKER: {"APPLICATIONINSIGHTS_CONNECTION_STRING"},
+    WORKER: set(),
 }
 
 # Literal values production must have, per service.

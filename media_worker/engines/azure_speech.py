@@ -80,7 +80,8 @@ def bridge(loop: asyncio.AbstractEventLoop, handler: Callable[[Any], None], read
         try:
             payload = read(evt)
         except Exception as exc:  # a malformed event must not kill the SDK's thread
-            log.error("Azure Speech: unreadable event %r: %s", evt, exc)
+            # The event's type, not its repr: that holds the caller's words, and logs are exported.
+            log.error("Azure Speech: unreadable %s: %s", type(evt).__name__, exc)
             return
         try:
             loop.call_soon_threadsafe(handler, payload)

@@ -12,6 +12,7 @@ shared clock that drives every call's pacer in the process (no sleeping task per
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from media_worker.frames import (
     AgentAudio,
+    AudioStopped,
     EndCall,
     Frame,
     Interrupt,
@@ -160,6 +162,11 @@ class Pacer:
         """A reply is queued or playing."""
         return bool(self._replies)
 
+    @property
+    def current_turn(self) -> int | None:
+        """The turn id of the reply playing (or next to play), if any."""
+        return self._replies[0].turn_id if self._replies else None
+
     def pause(self, now_ms: float) -> bool:
         """Stop at what was heard (the caller sends StopAudio). Returns whether anything was playing."""
         if not self._replies or self.paused:
@@ -191,18 +198,23 @@ class Ticker:
 
     Ticks are scheduled on absolute times, so lateness does not accumulate; a late tick is recorded in
     ``lateness_ms`` (a bounded sample the benchmark reads) and the pacers catch up through their lead.
+    Each callback runs in the context it was registered from (as ``loop.call_soon`` would), so what a call's
+    pacer sets off carries that call's id and trace, not those of whichever call started the clock.
     """
 
     def __init__(self, period_ms: int = FRAME_MS, samples: int = 50_000) -> None:
         self.period_ms = period_ms
-        self._callbacks: dict[int, Callable[[float], None]] = {}
+        self._callbacks: dict[int, tuple[Callable[[float], None], contextvars.Context]] = {}
         self._task: asyncio.Task[None] | None = None
         self.lateness_ms: deque[float] = deque(maxlen=samples)
 
     def register(self, key: int, callback: Callable[[float], None]) -> None:
-        self._callbacks[key] = callback
+        self._callbacks[key] = (callback, contextvars.copy_context())
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="pacer-ticker")
+            # A context of its own: the clock serves every call and belongs to none.
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="pacer-ticker", context=contextvars.Context()
+            )
 
     def unregister(self, key: int) -> None:
         self._callbacks.pop(key, None)
@@ -215,8 +227,8 @@ class Ticker:
             now = loop.time()
             self.lateness_ms.append((now - next_at) * 1000)
             now_ms = now * 1000
-            for callback in list(self._callbacks.values()):
-                callback(now_ms)
+            for callback, context in list(self._callbacks.values()):
+                context.run(callback, now_ms)
             next_at += period
             if next_at < now:  # fell more than a tick behind: skip, do not burst
                 next_at = now + period
@@ -234,7 +246,8 @@ class PacerStage(Stage):
 
     Input: ``AgentAudio``, ``PausePlayback``, ``ResumePlayback``, ``Interrupt``, ``EndCall``.
     Output (to ``send_audio`` / ``send_stop``): 20 ms frames at the call's rate and StopAudio.
-    Upstream: ``PlaybackStarted``, ``PlaybackFinished``, ``PlaybackStopped`` (heard text, on interrupt).
+    Upstream: ``PlaybackStarted``, ``PlaybackFinished``, ``PlaybackStopped`` (heard text, on interrupt),
+    ``AudioStopped`` (each StopAudio, with the time of what caused it).
     On ``Interrupt`` it drops every queued reply and reports what the caller heard.
     """
 
@@ -262,18 +275,21 @@ class PacerStage(Stage):
         match frame:
             case AgentAudio():
                 self.pacer.add(frame)
-            case PausePlayback():
-                if self.pacer.pause(self._wall_ms()):
+            case PausePlayback(t_ms=onset):
+                turn_id = self.pacer.current_turn
+                if turn_id is not None and self.pacer.pause(self._wall_ms()):
                     self._send_stop()
+                    self.push_upstream(AudioStopped(turn_id, self._clock(), onset))
             case ResumePlayback():
                 self.pacer.resume()
-            case Interrupt():
+            case Interrupt(t_ms=cause):
                 was_paused = self.pacer.paused
                 stopped = self.pacer.stop(self._wall_ms())
                 if stopped is not None:
+                    turn_id, heard = stopped
                     if not was_paused:
                         self._send_stop()
-                    turn_id, heard = stopped
+                        self.push_upstream(AudioStopped(turn_id, self._clock(), cause))
                     self.push_upstream(PlaybackStopped(turn_id, self._clock(), heard))
             case EndCall():
                 self.close()
