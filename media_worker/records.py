@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from media_worker.escalation import summarize
 from rtagent.state import SessionRecord, StateStore, TranscriptEntry
 from rtagent.state.memory import normalize_number, past_call
 
@@ -43,15 +44,16 @@ def session_record(summary: CallSummary, caller: str) -> SessionRecord:
     }
     if summary.usage:
         timings["model_usage"] = summary.usage
+    outcome = outcome_of(summary)
+    reason = f"{outcome}, {summary.escalation_reason}" if summary.escalation_reason else outcome
     return SessionRecord(
         call_id=summary.call_id,
         agent=summary.agent_final,
         agents=list(summary.agents) or [summary.agent_final],
         caller=caller or None,
         record=dict(summary.record),
-        outcome=outcome_of(summary),
-        summary=f"{summary.agent_final}: {outcome_of(summary)}"
-        + (f", {summary.escalation_reason}" if summary.escalation_reason else ""),
+        outcome=outcome,
+        summary=summarize(summary.agent_final, reason, summary.record),  # as an escalation sums it up
         timings=timings,
         errors=list(summary.errors),
         ended_by=summary.ended_by or None,

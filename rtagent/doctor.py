@@ -122,13 +122,18 @@ async def _probe_llm(llm: cfg.LlmSettings) -> str:
     return f"{where}: {len(answered)} deployment(s) answered ({', '.join(answered)})"
 
 
-async def _probe_local_dialog() -> str:
+async def _probe_local_dialog(agents_dir: Path | None) -> str:
+    """Open the offline form engine on every agent and have it greet, as a call would."""
+    from agents.engines import engine_builder
     from agents.spec import list_agents, load_agent
+    from agents.tools import default_registry
 
-    names = list_agents()
+    build = engine_builder("local", default_registry())
+    names = list_agents(agents_dir)
     for name in names:
-        load_agent(name)
-    return f"offline form engine: {len(names)} agent(s) load"
+        if not build(load_agent(name, agents_dir)).greeting().strip():
+            raise RuntimeError(f"agent {name} has nothing to say")
+    return f"offline form engine: a dialog opens and greets for each of {len(names)} agent(s)"
 
 
 async def _probe_store(store_settings: cfg.StoreSettings) -> str:
@@ -178,7 +183,7 @@ async def run_checks(env: dict[str, str] | None = None) -> list[Check]:
         if llm is not None:
             checks.append(await _run("dialog", "llm", lambda: _probe_llm(llm)))
         else:
-            checks.append(await _run("dialog", "local", _probe_local_dialog))
+            checks.append(await _run("dialog", "local", lambda: _probe_local_dialog(worker.agents_dir)))
 
     try:
         store = cfg.StoreSettings.from_env(env)

@@ -16,9 +16,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from functions.config import ControlPlane, ControlSettings, use_control_plane
+from functions.config import ControlPlane, use_control_plane
 from rtagent.local.acs_edge import AcsEdge
 from rtagent.local.functions_host import LocalFunctionsHost
+from rtagent.local.stack import edge_control_settings
 from rtagent.signing import sign_body, verify_media_grant
 from rtagent.state.sqlite import SqliteStore
 
@@ -50,16 +51,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Stack]:
     async with AcsEdge() as edge:
         host = LocalFunctionsHost()
         await host.start()
-        settings = ControlSettings(
-            callback_url=host.url,
-            media_url="ws://127.0.0.1:9/ws/acs",
-            media_secret=SECRET,
-            callback_audience=edge.audience,
-            acs_endpoint=edge.endpoint,
-            acs_access_key=edge.access_key_b64,
-            callback_openid_url=edge.openid_config_url,
-            data_dir=tmp_path,
-        )
+        settings = edge_control_settings(edge, host.url, "ws://127.0.0.1:9/ws/acs", SECRET, tmp_path)
         use_control_plane(ControlPlane(settings))
         try:
             yield Stack(edge, host, tmp_path)

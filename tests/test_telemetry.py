@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from websockets.asyncio.client import connect
 
-from functions.config import ControlPlane, ControlSettings, use_control_plane
+from functions.config import ControlPlane, use_control_plane
 from media_worker.call_telemetry import HOPS
 from media_worker.pipeline.pacer import Ticker
 from media_worker.server import MediaServer
@@ -38,6 +38,7 @@ from media_worker.session import CallSession
 from rtagent import telemetry
 from rtagent.local.acs_edge import AcsEdge
 from rtagent.local.functions_host import LocalFunctionsHost
+from rtagent.local.stack import edge_control_settings
 from rtagent.settings import SettingsError, TelemetrySettings
 from rtagent.signing import verify_media_grant
 from tests.fakes import WORDS_BY_LEVEL, FakeRuntime, FakeSocket
@@ -235,16 +236,7 @@ async def control_plane_and_worker(
     async with AcsEdge() as edge:
         host = LocalFunctionsHost()
         await host.start()
-        settings = ControlSettings(
-            callback_url=host.url,
-            media_url=server.url,
-            media_secret=SECRET,
-            callback_audience=edge.audience,
-            acs_endpoint=edge.endpoint,
-            acs_access_key=edge.access_key_b64,
-            callback_openid_url=edge.openid_config_url,
-            data_dir=tmp_path,
-        )
+        settings = edge_control_settings(edge, host.url, server.url, SECRET, tmp_path)
         use_control_plane(ControlPlane(settings))
         try:
             yield edge, host, server

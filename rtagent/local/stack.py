@@ -36,6 +36,29 @@ class StackError(RuntimeError):
     """The call could not be placed through the stack (not routed, not answered...)."""
 
 
+def edge_control_settings(
+    edge: AcsEdge,
+    callback_url: str,
+    media_url: str,
+    secret: bytes,
+    data_dir: Path | None,
+    agents_dir: Path | None = None,
+) -> ControlSettings:
+    """The control plane's settings against the simulated ACS edge: its endpoint and key, its callback
+    audience and signing keys; the functions host's URL and the media worker's."""
+    return ControlSettings(
+        callback_url=callback_url,
+        media_url=media_url,
+        media_secret=secret,
+        callback_audience=edge.audience,
+        acs_endpoint=edge.endpoint,
+        acs_access_key=edge.access_key_b64,
+        callback_openid_url=edge.openid_config_url,
+        data_dir=data_dir,
+        agents_dir=agents_dir,
+    )
+
+
 class LocalStack:
     """``async with LocalStack() as stack: report = await stack.place(script, engines)``."""
 
@@ -65,16 +88,13 @@ class LocalStack:
         self.worker = await self._stack.enter_async_context(
             WorkerProcess(log_level=self.log_level, agents_dir=self.agents_dir, extra_args=extra, env=env)
         )
-        settings = ControlSettings(
-            callback_url=self.host.url,
-            media_url=self.worker.media_url,
-            media_secret=self.secret.encode(),
-            callback_audience=self.edge.audience,
-            acs_endpoint=self.edge.endpoint,
-            acs_access_key=self.edge.access_key_b64,
-            callback_openid_url=self.edge.openid_config_url,
-            data_dir=self.data_dir,
-            agents_dir=self.agents_dir,
+        settings = edge_control_settings(
+            self.edge,
+            self.host.url,
+            self.worker.media_url,
+            self.secret.encode(),
+            self.data_dir,
+            self.agents_dir,
         )
         use_control_plane(ControlPlane(settings))
         self._stack.callback(use_control_plane, None)
