@@ -94,7 +94,6 @@ class AzureSttStream(SttStream):
         self._changed = asyncio.Event()
         self._closing = False
         self._start_task: asyncio.Task[None] | None = None
-        self.bytes_written = 0
         loop_ = self._loop
         recognizer.recognizing.connect(bridge(loop_, self._on_heard, lambda e: _read_result(e, False)))
         recognizer.recognized.connect(bridge(loop_, self._on_heard, lambda e: _read_result(e, True)))
@@ -121,7 +120,6 @@ class AzureSttStream(SttStream):
         if self._closing or self.timeline.failure is not None:
             return
         self._push.write(pcm)
-        self.bytes_written += len(pcm)
 
     # --- results out -----------------------------------------------------------------------------------
 
