@@ -9,9 +9,10 @@ what the SDK sent (``edge.requests``, ``edge.calls[id].requests``) and on what t
 
 Threads, not the caller's event loop: the HTTP server (``ThreadingHTTPServer``) and one callback sender run
 in daemon threads, so the SDK may be called synchronously from anywhere, even from a sync handler that an
-async test calls directly, without deadlocking against the edge. Callbacks are queued once the REST response
-has been written and are posted one at a time in order (one event per POST, as a JSON array), as ACS posts
-them asynchronously; a failed post is recorded (``edge.callback_errors``), never raised.
+async test calls directly, without deadlocking against the edge. A request's callbacks take their place in
+line as it is handled and are posted once its REST response has been written, one at a time in order (one
+event per POST, as a JSON array), as ACS posts them asynchronously; a failed post is recorded
+(``edge.callback_errors``), never raised.
 
 REST behaviour (paths and success codes are those the SDK 1.6 requires; any other code makes it raise):
 
@@ -262,7 +263,7 @@ class AcsEdge:
         self._lock = threading.RLock()
         self._repeated: dict[str, _Reply] = {}
         self._routes = self._route_table()
-        self._outbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._outbox: queue.Queue[tuple[str, dict[str, Any], threading.Event | None] | None] = queue.Queue()
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 
@@ -788,11 +789,15 @@ class AcsEdge:
 
     # --- callbacks ---------------------------------------------------------------------------------------
 
-    def _queue(self, callbacks: list[tuple[str, dict[str, Any]]]) -> None:
+    def _queue(
+        self, callbacks: list[tuple[str, dict[str, Any]]], hold: threading.Event | None = None
+    ) -> None:
+        """Queue events in order. With ``hold``, the sender waits for it before posting them: a request's
+        callbacks take their place in line at once but leave only after its response has been sent."""
         with self._lock:
             for url, event in callbacks:
                 self.events.append(event)
-                self._outbox.put((url, event))
+                self._outbox.put((url, event, hold))
 
     def _send_callbacks(self) -> None:
         """The sender thread: one event per POST, in order, each with a fresh token."""
@@ -801,7 +806,9 @@ class AcsEdge:
             try:
                 if item is None:
                     return
-                url, event = item
+                url, event, hold = item
+                if hold is not None:
+                    hold.wait(CALLBACK_TIMEOUT_S)
                 delivery = _post(url, [event], self._authorization("valid"))
                 with self._lock:
                     self.callbacks.append(delivery)
@@ -848,16 +855,22 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("acs edge failed on %s %s", self.command, self.path)
             reply = _error(500, "InternalServerError", f"{type(exc).__name__}: {exc}")
         data = b"" if reply.payload is None else json.dumps(reply.payload).encode()
-        self.send_response(reply.status)
-        if reply.status != 204:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-        if "x-ms-client-request-id" in headers:
-            self.send_header("x-ms-client-request-id", headers["x-ms-client-request-id"])
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-        edge._queue(reply.callbacks)  # after the response, as ACS calls back asynchronously
+        # The callbacks queue now, so that an event the test or another request raises next comes after
+        # them (CallConnected before the caller's CallDisconnected), and are posted once the response is out.
+        responded = threading.Event()
+        edge._queue(reply.callbacks, hold=responded)
+        try:
+            self.send_response(reply.status)
+            if reply.status != 204:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+            if "x-ms-client-request-id" in headers:
+                self.send_header("x-ms-client-request-id", headers["x-ms-client-request-id"])
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        finally:
+            responded.set()
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
