@@ -242,7 +242,7 @@ class WhisperStt(SpeechToText):
         if result.no_speech_prob > 0.6 and avg_logprob < -1.0:
             return ""
         # on silence or noise the short window tends to emit bare punctuation (".", ". . .")
-        return collapse_repeated_sentences(text) if any(ch.isalnum() for ch in text) else ""
+        return collapse_loops(text) if any(ch.isalnum() for ch in text) else ""
 
     def _generate(self, encoded: Any, prompt_tokens: list[int], max_new: int, **kwargs: Any) -> Any:
         return self._model.model.generate(
@@ -271,17 +271,54 @@ class WhisperStt(SpeechToText):
 
 
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_NUMBER_WORDS = frozenset(
+    "oh zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
+    "thousand double triple".split()
+)
 
 
-def collapse_repeated_sentences(text: str) -> str:
-    """Drop a sentence that repeats the one before it word for word ("I need help. I need help."): whisper's
-    loop on short windows, which the token-level guard does not catch when the loop is a whole sentence."""
+def collapse_loops(text: str) -> str:
+    """Undo whisper's loops on short windows, which the token-level guard misses when each turn of the loop
+    is a whole phrase: a sentence that repeats the one before it word for word ("I need help. I need
+    help."), and a phrase of words repeated back to back ("Maria Alvarez Maria Alvarez"). Only phrases
+    holding two or more real words are collapsed, so that digits, spelled letters and number words
+    ("five five five", "P A P A") keep every repetition the caller said."""
+    return _collapse_phrases(_collapse_sentences(text))
+
+
+def _collapse_sentences(text: str) -> str:
     out: list[str] = []
     last = None
     for sentence in _SENTENCE.findall(text):
-        key = re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
+        key = _norm(sentence)
         if key and key == last:
             continue
         out.append(sentence.strip())
         last = key
     return " ".join(out)
+
+
+def _collapse_phrases(text: str) -> str:
+    words = text.split()
+    keys = [_norm(w) for w in words]
+    i = 0
+    while i < len(words):
+        for n in range((len(words) - i) // 2, 1, -1):
+            phrase = keys[i : i + n]
+            if phrase == keys[i + n : i + 2 * n] and sum(map(_is_real_word, phrase)) >= 2:
+                # keep the second copy's last word: it carries the punctuation that ends the phrase
+                words[i + n - 1] = words[i + 2 * n - 1]
+                del words[i + n : i + 2 * n], keys[i + n : i + 2 * n]
+                break
+        else:
+            i += 1
+    return " ".join(words)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9' ]", "", text.lower()).strip()
+
+
+def _is_real_word(key: str) -> bool:
+    return len(key) >= 2 and key.isalpha() and key not in _NUMBER_WORDS
