@@ -18,6 +18,7 @@ from rtagent.local.report import (
 )
 from rtagent.local.script import (
     GOODBYE,
+    REPEAT_REQUEST,
     CallerLine,
     CallerScript,
     Expect,
@@ -364,14 +365,36 @@ def test_first_matching_when_line_in_script_order_wins() -> None:
 def test_unsaid_when_line_matched_later_is_still_said_after_ordered_lines_run_out() -> None:
     p = picker_of("turns: [{say: one}, {when: email, say: me@example.com}]")
     assert p.next_line("Hi.").say == "one"
-    assert p.next_line("Thanks.") is None
+    assert p.next_line("Thanks.").say == REPEAT_REQUEST
     assert p.next_line("What is your email?").say == "me@example.com"
 
 
-def test_script_of_only_when_lines_says_nothing_until_one_matches() -> None:
+def test_script_of_only_when_lines_asks_again_until_one_matches() -> None:
     p = picker_of("turns: [{when: name, say: Ann}]")
-    assert p.next_line("Hello.") is None
+    assert p.next_line("Hello.").say == REPEAT_REQUEST
     assert p.next_line("Your name?").say == "Ann"
+
+
+def test_an_unplaced_question_is_asked_again_once_in_a_row_then_the_caller_hangs_up() -> None:
+    p = picker_of("turns: [{when: policy, say: PA1}, {when: name, say: Ann}]")
+    assert p.next_line("What's the pulley see number?").say == REPEAT_REQUEST
+    assert p.next_line("Could you read me the pulley number?") is None
+    assert p.history == []  # the repeat request is not a script line
+
+
+def test_the_repeat_request_is_available_again_after_a_script_line() -> None:
+    p = picker_of("turns: [{when: policy, say: PA1}, {when: name, say: Ann}]")
+    assert p.next_line("Your polcy?").say == REPEAT_REQUEST
+    assert p.next_line("Your policy?").say == "PA1"
+    assert p.next_line("Your nme?").say == REPEAT_REQUEST
+    assert p.next_line("Your name?").say == "Ann"
+
+
+def test_nothing_is_asked_again_when_every_answer_was_given_or_nothing_was_heard() -> None:
+    p = picker_of("turns: [{when: policy, say: PA1}]")
+    assert p.next_line("") is None  # the agent said nothing: there is no question to repeat
+    assert p.next_line("Your policy?").say == "PA1"
+    assert p.next_line("Anything else?") is None  # every answer line was said
 
 
 def test_history_records_what_was_said_in_order_with_repeats() -> None:

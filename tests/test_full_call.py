@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agents.spec import AGENTS_DIR
-from rtagent.local.report import check_expect
+from rtagent.local.report import CallReport, check_expect
 from rtagent.local.run import CallerEngines, call_each, run_call
 from rtagent.local.script import load_script
 from rtagent.local.stack import LocalStack
@@ -22,11 +22,17 @@ SCRIPTS = Path(__file__).resolve().parent / "scenarios"
 pytestmark = pytest.mark.engines
 
 
+def heard(report: CallReport) -> str:
+    """For a failure message: the call, each line with what the other side's recognizer made of it."""
+    lines = [f"  {e.role:6} {e.text!r}\n         heard {e.heard!r}" for e in report.transcript]
+    return "\n".join(["the call:", *lines, f"  record: {report.record}"])
+
+
 async def test_a_call_straight_to_the_worker_fills_the_record_and_records_the_audio(tmp_path):
     script = load_script(SCRIPTS / "legal_conflict.yaml")
     report = await run_call(script, "legal", wav=tmp_path / "call.wav")
 
-    assert check_expect(report, script.expect) == []
+    assert check_expect(report, script.expect) == [], heard(report)
     assert report.record.get("conflict") is True
     assert report.ended_by == "agent_hangup"
     assert report.missed_turns == 0
@@ -53,7 +59,8 @@ async def test_every_scenario_through_the_control_plane(tmp_path):
         name: check_expect(report, script.expect) + report.errors + ["missed turns"] * report.missed_turns
         for name, (script, report) in results.items()
     }
-    assert {name: f for name, f in failures.items() if f} == {}
+    failed = {name: f for name, f in failures.items() if f}
+    assert failed == {}, "\n".join(f"{name}: {heard(results[name][1])}" for name in failed)
     for name, (script, report) in results.items():
         assert report.agents[0] == script.resolved_agent(), name  # routing by the number dialled
         assert report.call_history, name

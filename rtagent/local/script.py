@@ -33,7 +33,10 @@ Picking rule (``LinePicker.next_line(heard)``), applied after every agent turn, 
 1. the first answer line, in script order, whose ``when`` regex matches ``heard`` (``re.search``,
    case-insensitive) and that has not been said yet or is marked ``again: true``;
 2. otherwise the first ordered line not said yet (ordered lines are therefore said in script order);
-3. otherwise ``None``: the caller says ``goodbye_text()`` and hangs up.
+3. otherwise, if the caller heard something it cannot place while an answer line has never been said, the
+   repeat request (``REPEAT_REQUEST``, not a script line), once: a caller on a phone line asks again when it
+   did not catch a question, and the agent rephrases it;
+4. otherwise ``None``: the caller says ``goodbye_text()`` and hangs up.
 
 ``again`` only has a meaning on answer lines (an ordered line marked ``again`` would be said forever), so it
 is rejected on ordered lines.
@@ -83,6 +86,8 @@ from agents.strict_yaml import format_loc as _format_loc
 
 GOODBYE = "Thanks, goodbye."
 """What the caller says before hanging up when no line is left."""
+REPEAT_REQUEST = "Sorry, could you say that again?"
+"""What the caller says, once in a row, when it cannot place what the agent said but has answers left."""
 
 LINE_KINDS = ("say", "audio", "dtmf", "silence_ms")
 """The fields of a caller line of which exactly one must be given."""
@@ -433,18 +438,27 @@ class LinePicker:
         self._lines: list[CallerLine] = list(script.turns)
         self._said_count: list[int] = [0] * len(self._lines)
         self._history: list[int] = []
+        self._asked_to_repeat = False
 
     def next_line(self, heard: str) -> CallerLine | None:
         """The line to say after an agent turn of which the caller heard ``heard``; marks it said.
 
         First matching answer line (not said yet, or ``again``), else the next unsaid ordered line, else
-        ``None`` (say goodbye and hang up).
+        the repeat request (once in a row, while an answer line is unsaid), else ``None`` (say goodbye and
+        hang up).
         """
         for i, line in enumerate(self._lines):
             if line.when is not None and (self._said_count[i] == 0 or line.again) and line.matches(heard):
                 return self._mark(i)
         i = self._next_ordered()
-        return self._mark(i) if i is not None else None
+        if i is not None:
+            return self._mark(i)
+        pairs = zip(self._lines, self._said_count, strict=True)
+        unsaid = any(line.when is not None and n == 0 for line, n in pairs)
+        if heard.strip() and unsaid and not self._asked_to_repeat:
+            self._asked_to_repeat = True
+            return CallerLine(say=REPEAT_REQUEST)
+        return None
 
     def pending_barge_in(self) -> CallerLine | None:
         """The barge-in line the caller would say over the agent's next reply, without marking it said.
@@ -490,6 +504,7 @@ class LinePicker:
         return None
 
     def _mark(self, i: int) -> CallerLine:
+        self._asked_to_repeat = False
         self._said_count[i] += 1
         self._history.append(i)
         return self._lines[i]
