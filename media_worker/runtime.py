@@ -65,6 +65,9 @@ class WorkerConfig:
     """Which STT and TTS run (``RTAGENT_STT``/``RTAGENT_TTS``: local or azure) and how Azure is reached."""
     store: StoreSettings | None = None
     """Where finished calls and caller memory are kept (``RTAGENT_STORE``); None: SQLite in ``data_dir``."""
+    warm_retry_s: float = 15.0
+    """When the TTS engine synthesized no greeting at start (Azure Speech unreachable), the worker is not
+    ready (``/readyz`` 503) and tries again this often until one is synthesized."""
 
 
 class WorkerRuntime:
@@ -72,6 +75,7 @@ class WorkerRuntime:
         self.config = config or WorkerConfig()
         self.ticker = Ticker()
         self.ready = False
+        self._rewarm: asyncio.Task[None] | None = None
         self._onset_vad: VoiceActivityDetector | None = None
         self._speech_vad: VoiceActivityDetector | None = None
         self._stt: SpeechToText | None = None
@@ -86,7 +90,9 @@ class WorkerRuntime:
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load models and start engine processes; the worker is ready when this returns."""
+        """Load models and start engine processes. The worker is ready when this returns if the TTS engine
+        answered (it synthesized a greeting); otherwise it keeps trying in the background and becomes ready
+        then, so that calls are not sent to a worker that cannot speak."""
         from media_worker.engines.silero_vad import SileroVad
         from media_worker.engines.webrtc_vad import WebRtcVad
 
@@ -97,8 +103,22 @@ class WorkerRuntime:
         log.info("loading engines: %s, %s", self._stt.name, inner.name)
         await asyncio.gather(self._stt.start(), self._tts.start())
         self._store = open_store(self.config.store or StoreSettings(data_dir=self.config.data_dir))
-        await self._warm_agents()
-        self.ready = True
+        if await self._warm_agents():
+            self.ready = True
+        else:
+            log.error(
+                "no agent greeting could be synthesized (%s): not ready for calls; trying again every %g s",
+                inner.name,
+                self.config.warm_retry_s,
+            )
+            self._rewarm = asyncio.create_task(self._until_warm(), name="tts-rewarm")
+
+    async def _until_warm(self) -> None:
+        while not self.ready:
+            await asyncio.sleep(self.config.warm_retry_s)
+            if await self._warm_agents():
+                log.info("the TTS engine answers: ready for calls")
+                self.ready = True
 
     def _speech_engines(self) -> tuple[SpeechToText, TextToSpeech]:
         """The configured STT and TTS: simulated (load tests), Azure AI Speech, or the offline ones."""
@@ -132,10 +152,12 @@ class WorkerRuntime:
             tts = PiperTts(pool_size=self.config.tts_processes)
         return stt, tts
 
-    async def _warm_agents(self) -> None:
-        """Synthesize every agent's greeting before taking calls, and its other fixed phrases right after."""
+    async def _warm_agents(self) -> bool:
+        """Synthesize every agent's greeting before taking calls, and its other fixed phrases right after;
+        True if at least one greeting is now ready to play (the TTS engine answers)."""
         from agents.spec import AgentSpecError, list_agents
 
+        spoken = False
         for name in list_agents(self.config.agents_dir):
             try:
                 dialog = self.open_dialog(name)
@@ -143,11 +165,17 @@ class WorkerRuntime:
                 log.error("agent %s does not load and will refuse calls: %s", name, exc)
                 continue
             voice = _voice_for(getattr(dialog, "spec", None), self.tts.voice_key)
-            await self.tts.prepare(split_sentences(dialog.greeting()), ENGINE_RATE_HZ, voice)
+            greeting = split_sentences(dialog.greeting())
+            await self.tts.prepare(greeting, ENGINE_RATE_HZ, voice)
+            spoken = spoken or self.tts.has(greeting, ENGINE_RATE_HZ, voice)
             self._prepare_phrases(name, dialog, ENGINE_RATE_HZ, voice)
+        return spoken
 
     async def close(self) -> None:
         self.ready = False
+        if self._rewarm is not None:
+            self._rewarm.cancel()
+            await asyncio.gather(self._rewarm, return_exceptions=True)
         await self.ticker.close()
         if self._store is not None:
             await self._store.close()

@@ -8,7 +8,7 @@ Paths:
   from the ``x-ms-call-connection-id`` header or the ``call`` query parameter. A ``traceparent`` (and
   ``tracestate``) parameter, outside the signature, makes the session's spans part of the answering
   function's trace (``rtagent.telemetry``).
-- ``/healthz``: liveness; ``/readyz``: ready to take calls (engines loaded, not draining).
+- ``/healthz``: liveness; ``/readyz``: ready to take calls (engines loaded and speaking, not draining).
 - ``/calls/<id>``: the call's summary (record, turns, timings) as JSON, while it runs and for a while after.
 
 Stopping (``serve_forever``): SIGTERM or SIGINT starts a drain. New calls are refused (``/ws/acs`` and

@@ -107,6 +107,11 @@ class CachedTts(TextToSpeech):
 
     # -- public API ------------------------------------------------------------------------------------
 
+    def has(self, phrases: Iterable[str], sample_rate_hz: int, voice: Voice | None = None) -> bool:
+        """True if every one of ``phrases`` is cached (and there is at least one)."""
+        keys = [self.key(p, sample_rate_hz, voice) for p in phrases]
+        return bool(keys) and all(k in self._entries for k in keys)
+
     def prepare(
         self, phrases: Iterable[str], sample_rate_hz: int, voice: Voice | None = None
     ) -> asyncio.Task[None]:
