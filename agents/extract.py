@@ -901,11 +901,17 @@ _TIME_PATTERNS: tuple[tuple[str, bool, re.Pattern[str]], ...] = (
     ("h_mm", False, re.compile(rf"\b(\d{{1,2}})\s+([1-5]\d){_MER}\b")),
     ("h_mer", True, re.compile(r"\b(\d{1,2})\s*([ap]m)\b")),
     ("h_oclock", True, re.compile(r"\b(\d{1,2})\s+oclock\b")),
-    ("h_part", True, re.compile(r"\b(\d{1,2})\s+(?:in\s+the\s+(morning|afternoon|evening)|at\s+(night))\b")),
+    # "3 to the afternoon": a recognizer's "in the" before a part of the day, on a phone line
+    (
+        "h_part",
+        True,
+        re.compile(r"\b(\d{1,2})\s+(?:(?:in|to)\s+the\s+(morning|afternoon|evening)|at\s+(night))\b"),
+    ),
     (
         "h_around",
         False,
-        re.compile(r"\b(?:around|about|at|approximately|roughly|like|maybe|by|after)\s+(\d{1,2})\b"),
+        # "round 3": "around" with its first sound clipped
+        re.compile(r"\b(?:a?round|about|at|approximately|roughly|like|maybe|by|after)\s+(\d{1,2})\b"),
     ),
     ("h_alone", False, re.compile(r"^\s*(?:it was\s+)?(\d{1,2})\s*$")),
 )

@@ -338,6 +338,9 @@ def test_date_strict(text: str, expected: str | None) -> None:
         ("12 am", "00:00"),
         ("12:30 pm", "12:30"),
         ("8", "08:00"),
+        # as a phone line's recognizer writes "Around three in the afternoon."
+        ("Round 3 to the afternoon", "15:00"),
+        ("round 3", "15:00"),
     ],
 )
 def test_time_phrasings(text: str, expected: str) -> None:
