@@ -116,6 +116,7 @@ class WorkerRuntime:
     async def _until_warm(self) -> None:
         while not self.ready:
             await asyncio.sleep(self.config.warm_retry_s)
+            self._prepared.clear()  # the fixed phrases failed with the greetings: warm them again too
             if await self._warm_agents():
                 log.info("the TTS engine answers: ready for calls")
                 self.ready = True

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from media_worker.engines.base import Voice
+from media_worker.engines.base import ENGINE_RATE_HZ, Voice
 from media_worker.engines.simulated import SimulatedTts
-from media_worker.runtime import WorkerConfig, WorkerRuntime
+from media_worker.runtime import WorkerConfig, WorkerRuntime, _voice_for
 
 
 class Outage:
@@ -47,6 +47,10 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
     raise TimeoutError(f"not within {timeout_s} s")
 
 
+def runtime_voice(runtime: WorkerRuntime, dialog: object) -> Voice | None:
+    return _voice_for(getattr(dialog, "spec", None), runtime.tts.voice_key)
+
+
 def config(tmp_path: Path) -> WorkerConfig:
     return WorkerConfig(engines="simulated", data_dir=tmp_path, warm_retry_s=0.05)
 
@@ -67,6 +71,10 @@ async def test_a_worker_whose_tts_does_not_answer_is_not_ready_until_it_does(
         outage.down = False
         await wait_until(lambda: runtime.ready)
         assert "the TTS engine answers: ready for calls" in caplog.text
+        # the agents' fixed phrases, which failed with the greetings, are warmed too
+        dialog = runtime.open_dialog("fnol")
+        phrases = list(dialog.fixed_phrases())
+        await wait_until(lambda: runtime.tts.has(phrases, ENGINE_RATE_HZ, runtime_voice(runtime, dialog)))
     finally:
         await runtime.close()
 
